@@ -1,0 +1,39 @@
+# Two entry points: `make study` runs the ablation study, `make test` runs every notebook's tests.
+# Both set up .venv on first use. Data: DATA=/path/to/tiny-imagenet-200.zip, or $TINY_IMAGENET, or a download.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DATA ?= $(TINY_IMAGENET)
+STUDY_ARGS ?=
+
+.PHONY: install study test test-notebooks check-sync clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt settings.ini setup.py
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/pip install -q --no-deps -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+study: install
+	$(BIN)/resnet-study run $(if $(DATA),--data "$(DATA)") $(STUDY_ARGS)
+
+test: install check-sync test-notebooks
+
+test-notebooks: install
+	TINY_IMAGENET="$(DATA)" $(BIN)/nbdev_test --n_workers 2 --timing
+	@echo "notebooks: $$(ls nbs/*.ipynb | wc -l) passed, 0 failed"
+
+# The package must be what nbdev_export makes of the notebooks, and the notebooks must be clean (nbdev_clean).
+check-sync: install
+	@tmp=$$(mktemp -d); cp -r settings.ini nbs resnet_study "$$tmp"/; \
+	if (cd "$$tmp" && $(CURDIR)/$(BIN)/nbdev_export && $(CURDIR)/$(BIN)/nbdev_clean) >/dev/null 2>&1 \
+	   && diff -r -x __pycache__ resnet_study "$$tmp"/resnet_study && diff -r -x .ipynb_checkpoints nbs "$$tmp"/nbs; \
+	then rm -rf "$$tmp"; echo "check-sync: resnet_study/ matches the notebooks, and the notebooks are clean"; \
+	else rm -rf "$$tmp"; echo "check-sync: run nbdev_export and nbdev_clean: notebooks and resnet_study/ differ, or a notebook is not clean"; exit 1; fi
+
+clean:
+	rm -rf $(VENV) _docs _proc _site

@@ -23,8 +23,10 @@ study: install
 
 test: install check-sync test-notebooks
 
+# Two notebooks at a time, one thread each: two processes of two OpenMP threads on two cores spin against each
+# other and run many times slower than either alone.
 test-notebooks: install
-	TINY_IMAGENET="$(DATA)" $(BIN)/nbdev_test --n_workers 2 --timing
+	TINY_IMAGENET="$(DATA)" OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --timing
 	@echo "notebooks: $$(ls nbs/*.ipynb | wc -l) passed, 0 failed"
 
 # The package must be what nbdev_export makes of the notebooks, and the notebooks must be clean (nbdev_clean).

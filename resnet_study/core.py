@@ -10,7 +10,8 @@ import torch
 
 # %% auto #0
 __all__ = ['PRECISIONS', 'get_device', 'cpu_has_bf16', 'get_precision', 'autocast', 'Runtime', 'cache_dir', 'atomic_path',
-           'atomic_write_text', 'atomic_write_json', 'atomic_torch_save', 'progress_mode', 'fmt_time', 'progress']
+           'remove_temporaries', 'atomic_write_text', 'atomic_write_json', 'atomic_torch_save', 'progress_mode',
+           'fmt_time', 'progress']
 
 # %% ../nbs/00_core.ipynb #d0cc5b49
 PRECISIONS = ('fp32', 'bf16', 'fp16')
@@ -85,6 +86,10 @@ def atomic_path(path):
     except BaseException:
         with contextlib.suppress(FileNotFoundError): os.unlink(tmp)
         raise
+
+def remove_temporaries(folder):
+    "Remove what a killed writer left in `folder`: the temporaries of `atomic_path`."
+    for f in Path(folder).glob('.*.tmp'): f.unlink(missing_ok=True)
 
 def atomic_write_text(path, text: str):
     "Write `text` to `path` atomically."

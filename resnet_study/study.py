@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_study.ipynb #838c2d15
 from __future__ import annotations
-import os, sys, json, time, shutil, subprocess, argparse, warnings, logging
+import os, sys, json, time, shutil, subprocess, argparse, warnings, logging, tempfile
 from pathlib import Path
 import numpy as np, pandas as pd
 from .core import atomic_path, atomic_write_json, remove_temporaries, fmt_time, get_device
@@ -13,7 +13,7 @@ from .model import VARIANTS
 # %% auto #0
 __all__ = ['PRESETS', 'SEC_PER_IMAGE_EPOCH', 'RUN_OVERHEAD_S', 'NBS', 'TRAIN_NB', 'REPORT_NB', 'RUN_PARAMS', 'PAIRS',
            'expected_seconds', 'plan_study', 'run_status', 'run_one', 'run_study', 'load_results', 'summary_table',
-           'compare', 'findings', 'build_report', 'write_html', 'render_site', 'stage_site', 'main']
+           'compare', 'findings', 'build_report', 'write_html', 'render_site', 'stage_site', 'main', 'screenshot']
 
 # %% ../nbs/05_study.ipynb #d1534bda
 PRESETS = {
@@ -315,3 +315,15 @@ def main(argv=None):
         sys.exit(1 if failed else 0)
     if not Path(a.out).is_dir(): sys.exit(f"resnet-study: --out {a.out!r} is not a study folder")
     build_report(a.out) if a.cmd == 'report' else render_site(a.out)
+
+# %% ../nbs/05_study.ipynb #a9d9b8b2
+def screenshot(html, png, width=1200, height=3000):
+    "Screenshot of the page `html` into `png` with headless Chromium; None where Chromium is not installed."
+    exe = shutil.which('chromium') or shutil.which('chromium-browser') or shutil.which('google-chrome')
+    if not exe: return None
+    with tempfile.TemporaryDirectory() as prof:
+        subprocess.run([exe, '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+                        '--disable-background-networking', '--disable-component-update', '--disable-sync',
+                        f'--user-data-dir={prof}', f'--window-size={width},{height}', f'--screenshot={png}',
+                        Path(html).resolve().as_uri()], capture_output=True, timeout=120)
+    return Path(png) if Path(png).exists() else None

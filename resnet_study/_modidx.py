@@ -157,4 +157,5 @@ d = { 'settings': { 'branch': 'main',
                                     'resnet_study.train.rng_state': ('train.html#rng_state', 'resnet_study/train.py'),
                                     'resnet_study.train.run_identity': ('train.html#run_identity', 'resnet_study/train.py'),
                                     'resnet_study.train.set_rng_state': ('train.html#set_rng_state', 'resnet_study/train.py'),
-                                    'resnet_study.train.set_seed': ('train.html#set_seed', 'resnet_study/train.py')}}}
+                                    'resnet_study.train.set_seed': ('train.html#set_seed', 'resnet_study/train.py'),
+                                    'resnet_study.train.train_step': ('train.html#train_step', 'resnet_study/train.py')}}}

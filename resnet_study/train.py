@@ -13,7 +13,7 @@ from .data import train_batches, val_batches
 
 # %% auto #0
 __all__ = ['DEFAULTS', 'SCHEDULES', 'HISTORY_COLUMNS', 'set_seed', 'rng_state', 'set_rng_state', 'evaluate', 'make_optimizer',
-           'make_scheduler', 'run_identity', 'load_checkpoint', 'fit']
+           'make_scheduler', 'run_identity', 'load_checkpoint', 'train_step', 'fit']
 
 # %% ../nbs/04_train.ipynb #2a89290a
 def set_seed(seed: int):
@@ -111,6 +111,17 @@ class _Progress:
         else: print(line, flush=True)
 
 # %% ../nbs/04_train.ipynb #56552f98
+def train_step(model, opt, sched, xb, yb, runtime, label_smoothing=0.0):
+    "One training step on batch `(xb, yb)`; returns the logits and the loss."
+    with runtime.autocast():
+        out = model(xb)
+        loss = F.cross_entropy(out, yb, label_smoothing=label_smoothing)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step(); sched.step()
+    return out, loss
+
+# %% ../nbs/04_train.ipynb #d284107b
 HISTORY_COLUMNS = ['epoch', 'train_loss', 'train_acc', 'val_loss', 'val_acc', 'lr', 'epoch_time', 'images_per_s']
 
 def fit(model, data, epochs=DEFAULTS['epochs'], lr=DEFAULTS['lr'], batch_size=DEFAULTS['batch_size'], seed=0,
@@ -152,12 +163,7 @@ def fit(model, data, epochs=DEFAULTS['epochs'], lr=DEFAULTS['lr'], batch_size=DE
         t0 = time.time()
         loss_sum = torch.zeros((), device=rt.device); correct = torch.zeros((), dtype=torch.int64, device=rt.device); n = 0
         for i, (xb, yb) in enumerate(pg.batches(trn.set_epoch(epoch))):
-            with rt.autocast():
-                out = step_model(xb)
-                loss = F.cross_entropy(out, yb, label_smoothing=label_smoothing)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step(); sched.step()
+            out, loss = train_step(step_model, opt, sched, xb, yb, rt, label_smoothing)
             loss_sum += loss.detach() * len(yb); correct += (out.argmax(1) == yb).sum(); n += len(yb)
             if i % 10 == 0: pg.comment(f'loss {loss.item():.3f}')
         if not torch.isfinite(loss_sum): raise FloatingPointError(f"training diverged in epoch {epoch + 1} (loss {loss_sum.item() / n}): lower lr={lr}")

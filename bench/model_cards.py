@@ -6,9 +6,6 @@
 import argparse, platform, sys
 from pathlib import Path
 
-try: import resnet_study  # noqa: F401
-except ImportError: sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a plain checkout
-
 import torch
 from resnet_study.core import get_device
 from resnet_study.metrics import variants_table, cards_markdown

@@ -326,4 +326,5 @@ def screenshot(html, png, width=1200, height=3000):
                         '--disable-background-networking', '--disable-component-update', '--disable-sync',
                         f'--user-data-dir={prof}', f'--window-size={width},{height}', f'--screenshot={png}',
                         Path(html).resolve().as_uri()], capture_output=True, timeout=120)
-    return Path(png) if Path(png).exists() else None
+    if not Path(png).exists(): raise RuntimeError(f"{exe} wrote no screenshot of {html}")
+    return Path(png)

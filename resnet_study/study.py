@@ -26,11 +26,10 @@ PRESETS = {
 SEC_PER_IMAGE_EPOCH = {'cpu': 7.5e-3, 'cuda': 4e-4}
 RUN_OVERHEAD_S = 15  # starting a kernel, loading data, measuring latency
 
-def expected_seconds(preset, n_runs, device='cpu'):
-    "Rough wall time of `n_runs` runs of `preset` on 'cpu' or 'cuda'."
-    p = PRESETS[preset]
-    imgs = p['n_classes'] * (p['n_train'] or 500)
-    return n_runs * (p['epochs'] * imgs * SEC_PER_IMAGE_EPOCH[device] + RUN_OVERHEAD_S)
+def expected_seconds(runs, device='cpu'):
+    "Rough wall time of `runs` (preset names or planned runs) on 'cpu' or 'cuda'."
+    runs = [PRESETS[r] if isinstance(r, str) else r for r in runs]
+    return sum(r['epochs'] * r['n_classes'] * (r['n_train'] or 500) * SEC_PER_IMAGE_EPOCH[device] + RUN_OVERHEAD_S for r in runs)
 
 # %% ../nbs/05_study.ipynb #d87993a7
 def plan_study(preset='full', variants=VARIANTS, seeds=(0,), data='', device='auto', precision='auto', class_seed=42, **overrides):
@@ -114,8 +113,8 @@ def run_study(preset='full', variants=VARIANTS, seeds=(0,), data='', out='result
     todo = [r for r in runs if run_status(out/r['run']) != 'done']
     dev = get_device(device).type
     print(f"study '{preset}': {len(runs)} runs ({len(set(r['variant'] for r in runs))} variants × {len(set(r['seed'] for r in runs))} seeds) "
-          f"in {out}; {len(runs) - len(todo)} already done, {len(todo)} to run. Expected: {fmt_time(expected_seconds(preset, len(todo), 'cpu'))} "
-          f"on a 2-core CPU, roughly {fmt_time(expected_seconds(preset, len(todo), 'cuda'))} on a GPU (this machine: {dev}).", flush=True)
+          f"in {out}; {len(runs) - len(todo)} already done, {len(todo)} to run. Expected: {fmt_time(expected_seconds(todo, 'cpu'))} "
+          f"on a 2-core CPU, roughly {fmt_time(expected_seconds(todo, 'cuda'))} on a GPU (this machine: {dev}).", flush=True)
     t0, failed = time.time(), []
     for i, r in enumerate(runs, 1):
         st = run_status(out/r['run'])

@@ -202,7 +202,7 @@ def load_results(out) -> dict:
     runs = pd.DataFrame(rows)
     history = pd.concat(hists, ignore_index=True) if hists else pd.DataFrame()
     table = summary_table(runs)
-    return dict(runs=runs, history=history, table=table, best=_best(out, runs), plan=plan,
+    return dict(out=out, runs=runs, history=history, table=table, best=_best(out, runs), plan=plan,
                 summary=_summary(plan, runs), findings=findings(runs))
 
 def _pm(s, digits=3):

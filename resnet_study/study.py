@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from .core import atomic_path, atomic_write_json, remove_temporaries, fmt_time, get_device
 from .model import VARIANTS
+from .train import DEFAULTS
 
 # %% auto #0
 __all__ = ['PRESETS', 'SEC_PER_IMAGE_EPOCH', 'RUN_OVERHEAD_S', 'CPU_JOBS_SPEEDUP', 'NBS', 'TRAIN_NB', 'REPORT_NB', 'RUN_PARAMS',
@@ -19,16 +20,17 @@ __all__ = ['PRESETS', 'SEC_PER_IMAGE_EPOCH', 'RUN_OVERHEAD_S', 'CPU_JOBS_SPEEDUP
 
 # %% ../nbs/05_study.ipynb #d1534bda
 PRESETS = {
-    'full':  dict(epochs=30, n_classes=25, n_train=None, n_val=None, batch_size=128, latency_iters=100),
+    'full':  dict(epochs=DEFAULTS['epochs'], n_classes=25, n_train=None, n_val=None, batch_size=128, latency_iters=100),
     'quick': dict(epochs=4, n_classes=25, n_train=200, n_val=None, batch_size=128, latency_iters=100),
     'smoke': dict(epochs=1, n_classes=4, n_train=24, n_val=6, batch_size=16, latency_iters=20),
 }
-# seconds per training image-epoch, evaluation included: ~130 img/s measured for the basic variants on a 2-core CPU
-# with bf16 autocast (bench/train_throughput.py); the GPU figure is an estimate, not a measurement
-SEC_PER_IMAGE_EPOCH = {'cpu': 7.5e-3, 'cuda': 4e-4}
+# seconds per training image-epoch, evaluation included, on a 2-core CPU with bf16 autocast: a full-data epoch of
+# basic_post took 122 s (median of 10) for 12,500 images; the GPU figure is an estimate, not a measurement
+SEC_PER_IMAGE_EPOCH = {'cpu': 9.8e-3, 'cuda': 4e-4}
 RUN_OVERHEAD_S = 15  # starting a kernel, loading data, measuring latency
-# two single-thread runs side by side vs one two-thread run on a 2-core CPU: 146 vs 106 training img/s, measured
-CPU_JOBS_SPEEDUP = 1.38
+# two single-thread runs side by side vs one two-thread run on a 2-core CPU, full data: basic_post + basic_pre trained
+# at 84 + 74 img/s (medians over 20 epochs) where basic_post alone on both cores trained at 105 img/s
+CPU_JOBS_SPEEDUP = 1.5
 
 def expected_seconds(runs, device='cpu', jobs=1):
     "Rough wall time of `runs` (preset names or planned runs) on 'cpu' or 'cuda', `jobs` at a time."
@@ -333,7 +335,7 @@ def _parser():
     r.add_argument('--precision', default='auto', help="'auto', 'fp32', 'bf16' or 'fp16'")
     r.add_argument('--epochs', type=int, default=None, help="override the preset's epochs")
     r.add_argument('--class-seed', type=int, default=42, help='seed of the class draw (default: 42)')
-    r.add_argument('--jobs', type=int, default=1, help='runs at a time, each with cores/jobs threads (default 1; 2 is 1.4× faster on a 2-core CPU)')
+    r.add_argument('--jobs', type=int, default=1, help='runs at a time, each with cores/jobs threads (default 1; 2 is ~1.5× faster on a 2-core CPU)')
     r.add_argument('--quiet', action='store_true', help="don't echo the runs' per-epoch lines")
     for name, h in (('report', 'rebuild the report (and the site) from a study folder'), ('site', 'render the Quarto site of a study folder')):
         s = sub.add_parser(name, help=h); s.add_argument('--out', default='results', help='study folder (default: results)')

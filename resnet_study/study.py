@@ -225,7 +225,7 @@ def summary_table(runs) -> pd.DataFrame:
                     'p50 (ms)': _pm(f.latency_p50_ms, 2), 'p90 (ms)': _pm(f.latency_p90_ms, 2),
                     'best val acc': _pm(f.best_val_acc), 'final val acc': _pm(f.final_val_acc),
                     'train time': fmt_time(f.train_time_s.mean())})
-    return pd.DataFrame(out)
+    return pd.DataFrame(out).fillna('–')  # a variant with no finished run shows dashes, not NaN
 
 def _best(out, runs):
     if not len(runs) or 'final_val_acc' not in runs or not (runs.status == 'done').any(): return None

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import os, sys, json, time, shutil, subprocess, argparse, warnings, logging, tempfile, threading
 from concurrent.futures import ThreadPoolExecutor
+from unittest.mock import patch
 from pathlib import Path
 import numpy as np, pandas as pd
 from .core import atomic_path, atomic_write_json, remove_temporaries, fmt_time, get_device
@@ -153,19 +154,11 @@ def run_study(preset='full', variants=VARIANTS, seeds=(0,), data='', out='result
         else: pending.append((i, r))
     # kernels inherit the environment: one progress line per epoch, and `cores // jobs` threads each
     env = dict(RESNET_STUDY_PROGRESS='log', **({'OMP_NUM_THREADS': str(max(1, _cores() // jobs))} if jobs > 1 and 'OMP_NUM_THREADS' not in os.environ else {}))
-    saved = {k: os.environ.get(k) for k in env}; os.environ.update(env)
-    try:
-        if jobs == 1:
-            for i, r in pending: one(i, r)
-        else:
-            ex = ThreadPoolExecutor(jobs)
-            try:
-                for f in [ex.submit(one, i, r) for i, r in pending]: f.result()
-            finally: ex.shutdown(wait=True, cancel_futures=True)
-    finally:
-        for k, v in saved.items():
-            if v is None: os.environ.pop(k, None)
-            else: os.environ[k] = v
+    with patch.dict(os.environ, env):
+        ex = ThreadPoolExecutor(jobs)
+        try:
+            for f in [ex.submit(one, i, r) for i, r in pending]: f.result()
+        finally: ex.shutdown(wait=True, cancel_futures=True)  # on Ctrl-C: start nothing new, let the kernels stop
     failed = [r['run'] for _, r in pending if r['run'] in failed]  # in plan order
     if report: build_report(out, quiet=quiet)
     if failed: print(f"{len(failed)} run(s) failed: {', '.join(failed)}", flush=True)

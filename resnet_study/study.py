@@ -15,9 +15,9 @@ from .train import DEFAULTS
 
 # %% auto #0
 __all__ = ['PRESETS', 'SEC_PER_IMAGE_EPOCH', 'RUN_OVERHEAD_S', 'CPU_JOBS_SPEEDUP', 'NBS', 'TRAIN_NB', 'REPORT_NB', 'RUN_PARAMS',
-           'PAIRS', 'expected_seconds', 'plan_study', 'run_status', 'run_one', 'run_study', 'load_results',
-           'summary_table', 'compare', 'findings', 'build_report', 'write_html', 'render_site', 'stage_site', 'main',
-           'screenshot']
+           'PAIRS', 'expected_seconds', 'plan_study', 'run_status', 'epochs_done', 'run_one', 'run_study',
+           'load_results', 'summary_table', 'compare', 'findings', 'build_report', 'write_html', 'render_site',
+           'stage_site', 'main', 'screenshot']
 
 # %% ../nbs/05_study.ipynb #d1534bda
 PRESETS = {
@@ -57,7 +57,12 @@ def run_status(run_dir) -> str:
     if (d/'checkpoint.pt').exists(): return 'partial'
     return 'pending'
 
-# %% ../nbs/05_study.ipynb #8c243d2b
+def epochs_done(run_dir) -> int:
+    "Completed epochs of the run in `run_dir` (rows of its `history.csv`, written after every epoch); 0 if none."
+    try: return len(pd.read_csv(Path(run_dir)/'history.csv'))
+    except (OSError, ValueError): return 0
+
+# %% ../nbs/05_study.ipynb #8db29db4
 import resnet_study
 NBS = Path(resnet_study.__file__).resolve().parent.parent/'nbs'  # the notebooks of this checkout
 TRAIN_NB, REPORT_NB = 'train_variant.ipynb', 'report.ipynb'
@@ -112,7 +117,7 @@ def run_one(run, out, quiet=False):
                                                 notebook=str(d/TRAIN_NB), at=time.strftime('%Y-%m-%dT%H:%M:%S')))
     return run_status(d)
 
-# %% ../nbs/05_study.ipynb #17db1516
+# %% ../nbs/05_study.ipynb #5904d74e
 def _cores():
     try: return len(os.sched_getaffinity(0))
     except AttributeError: return os.cpu_count() or 1
@@ -126,17 +131,19 @@ def run_study(preset='full', variants=VARIANTS, seeds=(0,), data='', out='result
     runs = plan_study(preset, variants, seeds, data, device, precision, **overrides)
     atomic_write_json(out/'study.json', dict(preset=preset, runs=runs, jobs=jobs, created=time.strftime('%Y-%m-%dT%H:%M:%S')))
     todo = [r for r in runs if run_status(out/r['run']) != 'done']
+    left = [dict(r, epochs=max(r['epochs'] - epochs_done(out/r['run']), 0)) for r in todo]  # what the ETA counts
     dev = get_device(device).type
     print(f"study '{preset}': {len(runs)} runs ({len(set(r['variant'] for r in runs))} variants × {len(set(r['seed'] for r in runs))} seeds) "
           f"in {out}; {len(runs) - len(todo)} already done, {len(todo)} to run{f', {jobs} at a time' if jobs > 1 else ''}. "
-          f"Expected: {fmt_time(expected_seconds(todo, 'cpu', jobs))} on a 2-core CPU, roughly {fmt_time(expected_seconds(todo, 'cuda', jobs))} "
+          f"Expected: {fmt_time(expected_seconds(left, 'cpu', jobs))} on a 2-core CPU, roughly {fmt_time(expected_seconds(left, 'cuda', jobs))} "
           f"on a GPU (this machine: {dev}).", flush=True)
     t0, failed, lock, n = time.time(), [], threading.Lock(), len(runs)
     def say(msg):
         with lock: print(msg, flush=True)
     def one(i, r):
         st = run_status(out/r['run'])
-        say(f"[{i}/{n}] {r['run']}: {'resuming' if st == 'partial' else 'training'} {r['epochs']} epochs ...")
+        k = epochs_done(out/r['run']) if st == 'partial' else 0
+        say(f"[{i}/{n}] {r['run']}: " + (f"resuming at epoch {k + 1} of {r['epochs']} ..." if k else f"training {r['epochs']} epochs ..."))
         t1 = time.time(); st = run_one(r, out, quiet)
         done = [x for x in todo if run_status(out/x['run']) in ('done', 'failed')]
         eta = (time.time() - t0) / max(len(done), 1) * (len(todo) - len(done))
@@ -164,7 +171,7 @@ def run_study(preset='full', variants=VARIANTS, seeds=(0,), data='', out='result
     if failed: print(f"{len(failed)} run(s) failed: {', '.join(failed)}", flush=True)
     return failed
 
-# %% ../nbs/05_study.ipynb #5904d74e
+# %% ../nbs/05_study.ipynb #13012430
 def _read_json(p):
     try: return json.loads(Path(p).read_text())
     except (OSError, ValueError): return None
@@ -240,7 +247,7 @@ def _summary(plan, runs):
     if len(bad): s += '\n\nNot finished: ' + '; '.join(f"`{r.run}` ({r.status}{': ' + str(r.error)[:120] if isinstance(getattr(r, 'error', None), str) else ''})" for r in bad.itertuples()) + '.'
     return s
 
-# %% ../nbs/05_study.ipynb #13012430
+# %% ../nbs/05_study.ipynb #d4aab0be
 PAIRS = [('post- vs pre-activation, basic blocks', 'basic_post', 'basic_pre'),
          ('post- vs pre-activation, bottleneck blocks', 'bottleneck_post', 'bottleneck_pre'),
          ('basic vs bottleneck, post-activation', 'basic_post', 'bottleneck_post'),
@@ -273,7 +280,7 @@ def findings(runs) -> str:
                      "no gain is what their finding predicts.")
     return '\n'.join(lines)
 
-# %% ../nbs/05_study.ipynb #45ef2dea
+# %% ../nbs/05_study.ipynb #21902981
 def build_report(out, quiet=False):
     "Execute the report notebook on `out`, write `out/report.html`, and render the Quarto site where Quarto exists."
     out = Path(out).resolve()
@@ -314,7 +321,7 @@ def stage_site(out):
     for nb in sorted(out.glob(f'*/{TRAIN_NB}')): shutil.copy(nb, site/'runs'/f'run-{nb.parent.name}.ipynb')
     return site
 
-# %% ../nbs/05_study.ipynb #21902981
+# %% ../nbs/05_study.ipynb #d5c0c5f9
 def _parser():
     ap = argparse.ArgumentParser(prog='resnet-study', description='The residual-block ablation study on Tiny-ImageNet-25.')
     sub = ap.add_subparsers(dest='cmd', required=True)
@@ -348,7 +355,7 @@ def main(argv=None):
     if not Path(a.out).is_dir(): sys.exit(f"resnet-study: --out {a.out!r} is not a study folder")
     build_report(a.out) if a.cmd == 'report' else render_site(a.out)
 
-# %% ../nbs/05_study.ipynb #a9d9b8b2
+# %% ../nbs/05_study.ipynb #1b735de3
 def screenshot(html, png, width=1200, height=3000):
     "Screenshot of the page `html` into `png` with headless Chromium; None where Chromium is not installed."
     exe = shutil.which('chromium') or shutil.which('chromium-browser') or shutil.which('google-chrome')

@@ -13,7 +13,12 @@ backward, optimiser update) at batch size 128, after a few warm-up steps, for
     Normalize(ImageNet mean/std), `DataLoader(batch_size=128, shuffle=True, num_workers=2)`, the same model
     (same initial weights, same optimiser) in eager fp32 NCHW;
 (c) a matrix-multiply ceiling: the best achieved GFLOP/s of large square matmuls in bf16 and fp32, measured at the
-    start and after every round (the best measurement is the ceiling).
+    start and after every round (the best measurement is the ceiling);
+(d) with `--compile`, the project's loop again with `torch.compile(model)`, exactly as `fit(..., compile=True)`
+    runs it; its warm-up includes the compilation, whose time is reported;
+(e) with `--profile`, where the project loop's step time goes (torch.profiler, self time per operator, grouped
+    into convolutions, batch norm, ReLU and the rest), and what that implies for the bf16 target: the GFLOP/s the
+    convolutions alone reach, and the share of the ceiling the step could reach if nothing but them took time.
 
 Every configuration is warmed up first; then the measured steps are split into `--rounds` rounds, interleaved across
 configurations, and each configuration reports its best round: on a shared machine other jobs come and go, and
@@ -22,6 +27,7 @@ The same `torch.set_num_threads(--threads)` (default: the cores available) holds
 It prints one line per configuration and round as it goes, then a markdown table; `--out FILE.md` also writes it.
 
     .venv/bin/python bench/train_throughput.py [--data PATH] [--steps 30] [--warmup 5] [--threads N] [--out FILE.md]
+    .venv/bin/python bench/train_throughput.py --compile --profile   # also (d) and (e)
     .venv/bin/python bench/train_throughput.py --quick          # a few steps per configuration, to check it works
 
 Achieved training GFLOP/s = 3 × forward MACs × 2 FLOP/MAC × images/s (forward + backward ≈ 3 forward passes;
@@ -33,6 +39,7 @@ DataLoader's workers.
 from __future__ import annotations
 import argparse, copy, hashlib, os, platform, shutil, sys, tempfile, time, warnings
 from pathlib import Path
+from unittest.mock import patch
 
 import torch
 import torch.nn.functional as F
@@ -153,8 +160,9 @@ def forever(make_iter):
 
 
 # ---------------------------------------------------------------------------------------------------- (a) project
-def project_bench(variant, data, args) -> Bench:
-    """The inner loop of `resnet_study.train.fit` (its `train_step` and running sums) under `Runtime()` defaults."""
+def project_bench(variant, data, args, compiled=False) -> Bench:
+    """The inner loop of `resnet_study.train.fit` (its `train_step` and running sums) under `Runtime()` defaults;
+    `compiled`: through `torch.compile(model)`, as `fit(..., compile=True)` does."""
     rt = Runtime(args.device)
     set_seed(args.seed)
     model = rt.prepare(MiniResNet(variant, num_classes=len(data.classes)))
@@ -164,13 +172,14 @@ def project_bench(variant, data, args) -> Bench:
     opt = make_optimizer(model, lr)
     sched = make_scheduler(opt, DEFAULTS['schedule'], lr, DEFAULTS['epochs'] * len(trn), DEFAULTS['warmup'])
     model.train()
+    step_model = torch.compile(model) if compiled else model
     acc = dict(loss_sum=torch.zeros((), device=rt.device), correct=torch.zeros((), dtype=torch.int64, device=rt.device))
 
     def step(xb, yb):  # == the body of fit's batch loop
-        out, loss = train_step(model, opt, sched, xb, yb, rt, DEFAULTS['label_smoothing'])
+        out, loss = train_step(step_model, opt, sched, xb, yb, rt, DEFAULTS['label_smoothing'])
         acc['loss_sum'] += loss.detach() * len(yb); acc['correct'] += (out.argmax(1) == yb).sum()
 
-    b = Bench('project', variant, step, forever(lambda e: trn.set_epoch(e)), rt.device)
+    b = Bench('compiled' if compiled else 'project', variant, step, forever(lambda e: trn.set_epoch(e)), rt.device)
     b.finite = lambda: bool(torch.isfinite(acc['loss_sum']))  # checked once at the end, as fit checks once per epoch
     return b
 
@@ -239,6 +248,31 @@ def baseline_bench(variant, ds, args) -> Bench:
     return Bench('baseline', variant, step, forever(lambda e: loader), device)
 
 
+# ---------------------------------------------------------------------------------------------------- (e) profile
+PROFILE_GROUPS = ('convolution forward', 'convolution backward', 'batch norm (fwd + bwd)', 'ReLU (fwd + bwd)', 'everything else')
+
+def op_group(name) -> str:
+    "The group of an aten operator's self time."
+    n = name.lower()
+    if 'convolution' in n: return PROFILE_GROUPS[1] if 'backward' in n else PROFILE_GROUPS[0]
+    if 'batch_norm' in n: return PROFILE_GROUPS[2]
+    if any(k in n for k in ('relu', 'clamp_min', 'threshold_backward')): return PROFILE_GROUPS[3]
+    return PROFILE_GROUPS[4]
+
+def profile_step(b: Bench, steps) -> dict:
+    """Self CPU time per group over `steps` training steps of `b` (batches prepared beforehand, so only the step is
+    profiled), as shares of their total, and the total per step in ms."""
+    from torch.profiler import profile, ProfilerActivity
+    batches = [next(b.it) for _ in range(steps)]
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for xb, yb in batches: b.step(xb, yb)
+    t = dict.fromkeys(PROFILE_GROUPS, 0.0)
+    for e in prof.key_averages():
+        if e.key.startswith('aten::'): t[op_group(e.key)] += e.self_cpu_time_total
+    total = sum(t.values())
+    return dict(shares={k: v / total for k, v in t.items()}, ms_per_step=total / 1e3 / steps)
+
+
 # ---------------------------------------------------------------------------------------------------- table
 def _range(b): return '–'.join(f'{x:.0f}' for x in (min(b.all_img_per_s), max(b.all_img_per_s)))
 
@@ -261,6 +295,31 @@ def table(rows, ceil) -> str:
     return '\n'.join(lines)
 
 
+def compile_table(rows, ceil) -> str:
+    lines = ['| variant | eager img/s | compiled img/s | speed-up | compiled GFLOP/s | % of bf16 ceiling | warm-up incl. compilation (empty cache) | rounds (d) img/s |',
+             '|---|---:|---:|---:|---:|---:|---:|---:|']
+    for r in rows:
+        p, c, macs = r.get('project'), r.get('compiled'), r['macs']
+        if c is None: continue
+        gf = 6 * macs * c.img_per_s / 1e9
+        lines.append(f"| `{r['variant']}` | {p.img_per_s:.1f} | {c.img_per_s:.1f} | **{c.img_per_s / p.img_per_s:.2f}×** | {gf:.0f} | "
+                     f"{100 * gf / ceil['bf16']:.0f}% | {c.warm_s:.0f} s | {_range(c)} |")
+    return '\n'.join(lines)
+
+def profile_table(rows, ceil) -> str:
+    lines = ['| variant | ' + ' | '.join(PROFILE_GROUPS) + ' | profiled ms/step | convolutions alone GFLOP/s | '
+             'bound: % of bf16 ceiling if only convolutions took time |',
+             '|---|' + '---:|' * (len(PROFILE_GROUPS) + 3)]
+    for r in rows:
+        pr, p, macs = r.get('profile'), r.get('project'), r['macs']
+        if pr is None: continue
+        conv = pr['shares'][PROFILE_GROUPS[0]] + pr['shares'][PROFILE_GROUPS[1]]
+        gf_conv = 6 * macs * p.img_per_s / 1e9 / conv
+        lines.append(f"| `{r['variant']}` | " + ' | '.join(f"{100 * pr['shares'][g]:.0f}%" for g in PROFILE_GROUPS)
+                     + f" | {pr['ms_per_step']:.0f} | {gf_conv:.0f} | {100 * gf_conv / ceil['bf16']:.0f}% |")
+    return '\n'.join(lines)
+
+
 # ---------------------------------------------------------------------------------------------------- main
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -280,19 +339,29 @@ def parse_args(argv=None):
     p.add_argument('--device', default=None, help="'cpu', 'cuda' or auto (default)")
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--out', help='also write the table (markdown) to this file')
+    p.add_argument('--compile', action='store_true', help='also measure the project loop under torch.compile (d)')
+    p.add_argument('--profile', type=int, nargs='?', const=5, default=0, metavar='STEPS',
+                   help='also profile STEPS (default 5) steps of the project loop per variant, CPU only (e)')
     p.add_argument('--quick', action='store_true', help='1 warm-up step and 1 round of 2 measured steps per configuration, to check that it works')
     a = p.parse_args(argv)
-    if a.quick: a.steps, a.rounds, a.warmup, a.max_seconds = 2, 1, 1, 0
+    if a.quick: a.steps, a.rounds, a.warmup, a.max_seconds, a.profile = 2, 1, 1, 0, min(a.profile, 1)
     for k in ('steps', 'rounds', 'threads'):
         if getattr(a, k) < 1: p.error(f"--{k} must be ≥ 1")
     if a.rounds > a.steps: p.error('--rounds must not exceed --steps')
-    if a.warmup < 0 or a.workers < 0 or a.max_seconds < 0: p.error('--warmup, --workers and --max-seconds must be ≥ 0')
+    if a.warmup < 0 or a.workers < 0 or a.max_seconds < 0 or a.profile < 0: p.error('--warmup, --workers, --max-seconds and --profile must be ≥ 0')
     if a.baseline_variants is None: a.baseline_variants = list(a.variants)
     return a
 
 
 def main(argv=None):
     args = parse_args(argv)
+    if not args.compile: return _main(args)
+    # an empty compilation cache, so that (d)'s warm-up shows what a first `fit(..., compile=True)` pays
+    with tempfile.TemporaryDirectory(prefix='inductor-cache-') as d, patch.dict(os.environ, TORCHINDUCTOR_CACHE_DIR=d):
+        return _main(args)
+
+
+def _main(args):
     t_start = time.perf_counter()
     load0 = os.getloadavg()[0] if hasattr(os, 'getloadavg') else float('nan')
     el = lambda: f'[{time.perf_counter() - t_start:.0f}s]'
@@ -303,6 +372,7 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     try: device = get_device(args.device)
     except ValueError as e: sys.exit(f"error: {e}")
+    if args.profile and device.type != 'cpu': sys.exit(f"error: --profile groups CPU operator time; it does not apply to device {device}")
     rt = Runtime(device)
 
     try: data = load_tiny_imagenet(data_path, n_classes=N_CLASSES, class_seed=CLASS_SEED)
@@ -330,12 +400,14 @@ def main(argv=None):
     benches = []
     for v in order:  # for each variant the project's loop, then the baseline's
         if v in args.variants: benches.append(project_bench(v, data, args))
+        if v in args.variants and args.compile: benches.append(project_bench(v, data, args, compiled=True))
         if v in args.baseline_variants: benches.append(baseline_bench(v, ds, args))
-    tag = lambda b: f"({'a' if b.kind == 'project' else 'b'}) {b.kind:8s} {b.variant:16s}"
+    tag = lambda b: f"({dict(project='a', baseline='b', compiled='d')[b.kind]}) {b.kind:8s} {b.variant:16s}"
     for b in benches:
         t0 = time.perf_counter()
-        b.warm(args.warmup, args.max_seconds / 2)
-        print(f"{tag(b)} warmed up in {time.perf_counter() - t0:5.1f}s {el()}", flush=True)
+        b.warm(max(args.warmup, 2) if b.kind == 'compiled' else args.warmup, args.max_seconds / 2)
+        b.warm_s = time.perf_counter() - t0
+        print(f"{tag(b)} warmed up in {b.warm_s:5.1f}s {el()}", flush=True)
     per_round = [args.steps // args.rounds + (i < args.steps % args.rounds) for i in range(args.rounds)]
     for i, n in enumerate(per_round):
         for b in benches:
@@ -345,6 +417,12 @@ def main(argv=None):
                   f"{'data' if b.kind == 'project' else 'data wait'} {1e3 * d / k:6.1f} ms ({100 * d / t:4.1f}%)  {k} steps {el()}", flush=True)
         ceiling(f'after round {i + 1}')
 
+    profiles = {}
+    for b in benches:
+        if args.profile and b.kind == 'project':
+            profiles[b.variant] = profile_step(b, args.profile)
+            print(f"(e) profiled {args.profile} step(s) of {b.variant}: " + ', '.join(
+                f"{g} {100 * x:.0f}%" for g, x in profiles[b.variant]['shares'].items()) + f" {el()}", flush=True)
     ceil = {k: max(c[k] for c in ceils) for k in ('bf16', 'fp32')}
     lo = {k: min(c[k] for c in ceils) for k in ('bf16', 'fp32')}
 
@@ -355,6 +433,7 @@ def main(argv=None):
         r = dict(variant=v, macs=forward_macs(v))
         for b in benches:
             if b.variant == v: r[b.kind] = b
+        if v in profiles: r['profile'] = profiles[v]
         rows.append(r)
     wall = time.perf_counter() - t_start
     load1 = os.getloadavg()[0] if hasattr(os, 'getloadavg') else float('nan')
@@ -373,7 +452,14 @@ def main(argv=None):
         "scheduler). (b) ImageFolder + per-sample RandomCrop(64, padding=4)/RandomHorizontalFlip/ToTensor/Normalize + "
         f"DataLoader(batch_size=128, shuffle=True, num_workers={args.workers}), eager fp32 NCHW, same initial weights and optimiser. "
         "img/s, data share and GFLOP/s are from each configuration's best round; \"rounds\" gives the worst–best round. "
-        "Data share: time obtaining the next batch / whole step time. GFLOP/s = 3 × forward MACs (thop) × 2 FLOP/MAC × img/s."])
+        "Data share: time obtaining the next batch / whole step time. GFLOP/s = 3 × forward MACs (thop) × 2 FLOP/MAC × img/s."]
+        + (['', '(d) The project loop under `torch.compile(model)` (inductor), as `fit(..., compile=True)` runs it, against (a) in the same rounds:', '',
+            compile_table(rows, ceil)] if args.compile else [])
+        + (['', f"(e) Where (a)'s step time goes: torch.profiler self CPU time of the aten operators over {args.profile} step(s) "
+            "per variant, grouped by operator name (\"everything else\": the residual adds, the loss, the optimiser, copies). "
+            "\"Convolutions alone\" = the step's FLOPs (as above) / the convolutions' share of the best round's step time; the "
+            "bound is that over the bf16 ceiling: what the step would reach if batch norm, ReLU and the rest cost nothing.", '',
+            profile_table(rows, ceil)] if args.profile else []))
     print('\n' + md, flush=True)
     if args.out:
         out = Path(args.out); out.parent.mkdir(parents=True, exist_ok=True)

@@ -414,7 +414,7 @@ def _main(args):
             ips = b.measure(n, args.max_seconds / args.rounds)
             _, t, d, k = b.rounds[-1]
             print(f"round {i + 1}/{args.rounds} {tag(b)} {ips:7.1f} img/s  step {1e3 * t / k:7.1f} ms  "
-                  f"{'data' if b.kind == 'project' else 'data wait'} {1e3 * d / k:6.1f} ms ({100 * d / t:4.1f}%)  {k} steps {el()}", flush=True)
+                  f"{'data wait' if b.kind == 'baseline' else 'data'} {1e3 * d / k:6.1f} ms ({100 * d / t:4.1f}%)  {k} steps {el()}", flush=True)
         ceiling(f'after round {i + 1}')
 
     profiles = {}

@@ -67,7 +67,7 @@ import resnet_study
 NBS = Path(resnet_study.__file__).resolve().parent.parent/'nbs'  # the notebooks of this checkout
 TRAIN_NB, REPORT_NB = 'train_variant.ipynb', 'report.ipynb'
 RUN_PARAMS = ('variant', 'epochs', 'batch_size', 'class_seed', 'seed', 'n_classes', 'n_train', 'n_val', 'data', 'device',
-              'precision', 'latency_iters', 'lr', 'schedule')
+              'precision', 'compile', 'latency_iters', 'lr', 'schedule')
 
 def _notebook(name):
     p = NBS/name
@@ -336,6 +336,7 @@ def _parser():
     r.add_argument('--epochs', type=int, default=None, help="override the preset's epochs")
     r.add_argument('--class-seed', type=int, default=42, help='seed of the class draw (default: 42)')
     r.add_argument('--jobs', type=int, default=1, help='runs at a time, each with cores/jobs threads (default 1; 2 is ~1.5× faster on a 2-core CPU)')
+    r.add_argument('--compile', action='store_true', help='torch.compile the training steps: ~1 min to compile, then faster steps (see bench/)')
     r.add_argument('--quiet', action='store_true', help="don't echo the runs' per-epoch lines")
     for name, h in (('report', 'rebuild the report (and the site) from a study folder'), ('site', 'render the Quarto site of a study folder')):
         s = sub.add_parser(name, help=h); s.add_argument('--out', default='results', help='study folder (default: results)')
@@ -345,7 +346,9 @@ def main(argv=None):
     "Entry point of the `resnet-study` console script."
     a = _parser().parse_args(argv)
     if a.cmd == 'run':
-        over = {} if a.epochs is None else dict(epochs=a.epochs)
+        over = {}  # what the command line changes in the preset
+        if a.epochs is not None: over['epochs'] = a.epochs
+        if a.compile: over['compile'] = True
         data = a.data or os.environ.get('TINY_IMAGENET', '')
         if data and not Path(data).expanduser().exists(): sys.exit(f"resnet-study: --data {data!r} does not exist")
         try: failed = run_study(a.preset, a.variants, a.seeds, data, a.out, a.device, a.precision, quiet=a.quiet, jobs=a.jobs,
@@ -355,7 +358,7 @@ def main(argv=None):
     if not Path(a.out).is_dir(): sys.exit(f"resnet-study: --out {a.out!r} is not a study folder")
     build_report(a.out) if a.cmd == 'report' else render_site(a.out)
 
-# %% ../nbs/05_study.ipynb #1b735de3
+# %% ../nbs/05_study.ipynb #886771fb
 def screenshot(html, png, width=1200, height=3000):
     "Screenshot of the page `html` into `png` with headless Chromium; None where Chromium is not installed."
     exe = shutil.which('chromium') or shutil.which('chromium-browser') or shutil.which('google-chrome')

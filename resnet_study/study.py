@@ -131,7 +131,8 @@ def run_study(preset='full', variants=VARIANTS, seeds=(0,), data='', out='result
     runs = plan_study(preset, variants, seeds, data, device, precision, **overrides)
     atomic_write_json(out/'study.json', dict(preset=preset, runs=runs, jobs=jobs, created=time.strftime('%Y-%m-%dT%H:%M:%S')))
     todo = [r for r in runs if run_status(out/r['run']) != 'done']
-    left = [dict(r, epochs=max(r['epochs'] - epochs_done(out/r['run']), 0)) for r in todo]  # what the ETA counts
+    done_epochs = {r['run']: epochs_done(out/r['run']) for r in todo}  # a partial or failed run resumes after these
+    left = [dict(r, epochs=max(r['epochs'] - done_epochs[r['run']], 0)) for r in todo]  # what the ETA counts
     dev = get_device(device).type
     print(f"study '{preset}': {len(runs)} runs ({len(set(r['variant'] for r in runs))} variants × {len(set(r['seed'] for r in runs))} seeds) "
           f"in {out}; {len(runs) - len(todo)} already done, {len(todo)} to run{f', {jobs} at a time' if jobs > 1 else ''}. "
@@ -141,8 +142,7 @@ def run_study(preset='full', variants=VARIANTS, seeds=(0,), data='', out='result
     def say(msg):
         with lock: print(msg, flush=True)
     def one(i, r):
-        st = run_status(out/r['run'])
-        k = epochs_done(out/r['run']) if st == 'partial' else 0
+        k = done_epochs[r['run']]
         say(f"[{i}/{n}] {r['run']}: " + (f"resuming at epoch {k + 1} of {r['epochs']} ..." if k else f"training {r['epochs']} epochs ..."))
         t1 = time.time(); st = run_one(r, out, quiet)
         done = [x for x in todo if run_status(out/x['run']) in ('done', 'failed')]

@@ -15,15 +15,15 @@ from .train import DEFAULTS
 
 # %% auto #0
 __all__ = ['PRESETS', 'SEC_PER_IMAGE_EPOCH', 'RUN_OVERHEAD_S', 'CPU_JOBS_SPEEDUP', 'NBS', 'TRAIN_NB', 'REPORT_NB', 'RUN_PARAMS',
-           'PAIRS', 'expected_seconds', 'plan_study', 'run_status', 'epochs_done', 'run_one', 'run_study',
-           'load_results', 'summary_table', 'compare', 'findings', 'build_report', 'write_html', 'render_site',
-           'stage_site', 'main', 'screenshot']
+           'EXPERIMENT_KEYS', 'PAIRS', 'expected_seconds', 'plan_study', 'run_status', 'epochs_done', 'recorded_params',
+           'check_run_folder', 'run_one', 'run_study', 'load_results', 'summary_table', 'compare', 'findings',
+           'build_report', 'write_html', 'render_site', 'stage_site', 'main', 'screenshot']
 
 # %% ../nbs/05_study.ipynb #d1534bda
 PRESETS = {
-    'full':  dict(epochs=DEFAULTS['epochs'], n_classes=25, n_train=None, n_val=None, batch_size=128, latency_iters=100),
-    'quick': dict(epochs=4, n_classes=25, n_train=200, n_val=None, batch_size=128, latency_iters=100),
-    'smoke': dict(epochs=1, n_classes=4, n_train=24, n_val=6, batch_size=16, latency_iters=20),
+    'full':  dict(epochs=DEFAULTS['epochs'], lr=DEFAULTS['lr'], n_classes=25, n_train=None, n_val=None, batch_size=128, latency_iters=100),
+    'quick': dict(epochs=4, lr=DEFAULTS['lr'], n_classes=25, n_train=200, n_val=None, batch_size=128, latency_iters=100),
+    'smoke': dict(epochs=1, lr=DEFAULTS['lr'], n_classes=4, n_train=24, n_val=6, batch_size=16, latency_iters=20),
 }
 # seconds per training image-epoch, evaluation included, on a 2-core CPU with bf16 autocast: a full-data epoch of
 # basic_post took 122 s (median of 10) for 12,500 images; the GPU figure is an estimate, not a measurement
@@ -46,6 +46,9 @@ def plan_study(preset='full', variants=VARIANTS, seeds=(0,), data='', device='au
     bad = [v for v in variants if v not in VARIANTS]
     if bad: raise ValueError(f"unknown variant {bad[0]!r}: use any of {', '.join(VARIANTS)}")
     if not variants or not seeds: raise ValueError("a study needs at least one variant and one seed")
+    if 'epochs' in overrides and not (isinstance(overrides['epochs'], int) and overrides['epochs'] >= 1):
+        raise ValueError(f"epochs={overrides['epochs']!r}: train at least 1 epoch")
+    if 'lr' in overrides and not overrides['lr'] > 0: raise ValueError(f"lr={overrides['lr']!r}: the learning rate must be positive")
     base = dict(PRESETS[preset], data=str(data or ''), device=device, precision=precision, class_seed=class_seed, **overrides)
     return [dict(run=f'{v}-seed{s}', variant=v, seed=int(s), **base) for s in seeds for v in variants]
 
@@ -103,10 +106,28 @@ def _tidy(run_dir):
     if tmp.exists() and not final.exists(): os.replace(tmp, final)
     remove_temporaries(run_dir)
 
+# what a run folder was trained with: a study asking for other values must use another folder
+EXPERIMENT_KEYS = ('variant', 'seed', 'class_seed', 'n_classes', 'n_train', 'n_val', 'epochs', 'lr', 'batch_size', 'schedule')
+
+def recorded_params(run_dir):
+    "The parameters a run folder was started with (`params.json`, else a finished run's `metrics.json`); None if neither."
+    d = Path(run_dir)
+    if (d/'params.json').exists(): return json.loads((d/'params.json').read_text())
+    if (d/'metrics.json').exists(): return json.loads((d/'metrics.json').read_text()).get('parameters')
+
+def check_run_folder(run, out):
+    "Refuse a planned `run` whose folder in `out` holds a run trained with other experiment parameters, naming both."
+    d, rec = Path(out)/run['run'], recorded_params(Path(out)/run['run'])
+    if rec is None: return
+    diff = [k for k in EXPERIMENT_KEYS if k in run and k in rec and rec[k] != run[k]]
+    if diff: raise ValueError(f"{d} holds a run with {', '.join(f'{k}={rec[k]!r}' for k in diff)}; this study asks for "
+                              f"{', '.join(f'{k}={run[k]!r}' for k in diff)}: use another --out, or move that folder away")
+
 def run_one(run, out, quiet=False):
     "Execute one run of the study into `out/<run>/`; returns its status."
     d = Path(out)/run['run']; d.mkdir(parents=True, exist_ok=True)
     remove_temporaries(d)
+    if not (d/'params.json').exists(): atomic_write_json(d/'params.json', {k: run[k] for k in RUN_PARAMS if k in run})
     (d/'failed.json').unlink(missing_ok=True)
     params = {k: run[k] for k in RUN_PARAMS if k in run}
     params['run_dir'] = str(d.resolve())
@@ -126,9 +147,10 @@ def run_study(preset='full', variants=VARIANTS, seeds=(0,), data='', out='result
               report=True, quiet=False, jobs=1, **overrides):
     "Run every planned run not yet done, `jobs` at a time, then build the report. Returns the names of the failed runs."
     if not isinstance(jobs, int) or jobs < 1: raise ValueError(f"jobs={jobs!r}: use 1 or more runs at a time")
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
     if data: data = str(Path(data).expanduser().resolve())
-    runs = plan_study(preset, variants, seeds, data, device, precision, **overrides)
+    runs = plan_study(preset, variants, seeds, data, device, precision, **overrides)  # refuses bad options before anything is written
+    for r in runs: check_run_folder(r, out)
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out/'study.json', dict(preset=preset, runs=runs, jobs=jobs, created=time.strftime('%Y-%m-%dT%H:%M:%S')))
     todo = [r for r in runs if run_status(out/r['run']) != 'done']
     done_epochs = {r['run']: epochs_done(out/r['run']) for r in todo}  # a partial or failed run resumes after these
@@ -334,6 +356,7 @@ def _parser():
     r.add_argument('--device', default='auto', help="'auto', 'cpu' or 'cuda'")
     r.add_argument('--precision', default='auto', help="'auto', 'fp32', 'bf16' or 'fp16'")
     r.add_argument('--epochs', type=int, default=None, help="override the preset's epochs")
+    r.add_argument('--lr', type=float, default=None, help=f"override the peak learning rate (default {DEFAULTS['lr']})")
     r.add_argument('--class-seed', type=int, default=42, help='seed of the class draw (default: 42)')
     r.add_argument('--jobs', type=int, default=1, help='runs at a time, each with cores/jobs threads (default 1; 2 is ~1.5× faster on a 2-core CPU)')
     r.add_argument('--compile', action='store_true', help='torch.compile the training steps: ~1 min to compile, then faster steps (see bench/)')
@@ -348,6 +371,7 @@ def main(argv=None):
     if a.cmd == 'run':
         over = {}  # what the command line changes in the preset
         if a.epochs is not None: over['epochs'] = a.epochs
+        if a.lr is not None: over['lr'] = a.lr
         if a.compile: over['compile'] = True
         data = a.data or os.environ.get('TINY_IMAGENET', '')
         if data and not Path(data).expanduser().exists(): sys.exit(f"resnet-study: --data {data!r} does not exist")

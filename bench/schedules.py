@@ -11,7 +11,8 @@ made with the same settings except `--epochs` or `--lr`, e.g.
 
     resnet-study run --preset full --variants basic_post --epochs 10 --lr 0.05 --out results-lr005
     resnet-study run --preset full --variants basic_post --epochs 10 --lr 0.2 --out results-lr02
-    .venv/bin/python bench/schedules.py results-lr005 results-e10 results-lr02 --out assets/peak-lr.png
+    resnet-study run --preset full --variants basic_post --epochs 10 --lr 0.4 --out results-lr04
+    .venv/bin/python bench/schedules.py results-lr005 results-e10 results-lr02 results-lr04 --out assets/peak-lr.png
 
 It prints a markdown table (epochs, peak lr, final and best val accuracy, final train accuracy, train time) and
 draws the validation and training accuracy per epoch of every schedule on shared axes. A longer one-cycle schedule

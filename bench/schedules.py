@@ -24,15 +24,13 @@ from pathlib import Path
 
 import pandas as pd
 
-DEFAULT_LR = 0.1  # resnet_study.train.DEFAULTS['lr'], for runs whose metrics.json predates recording it
-
 
 def load(folder: Path, variant: str, seed: int):
     d = folder/f'{variant}-seed{seed}'
     m, h = d/'metrics.json', d/'history.csv'
     if not m.exists() or not h.exists(): sys.exit(f"schedules: {d} has no finished run (metrics.json and history.csv)")
     m = json.loads(m.read_text())
-    return dict(m, lr=m.get('parameters', {}).get('lr', DEFAULT_LR)), pd.read_csv(h)
+    return dict(m, lr=m['parameters']['lr']), pd.read_csv(h)
 
 
 def main(argv=None):

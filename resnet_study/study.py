@@ -87,15 +87,16 @@ class _KernelLog(logging.Handler):
             if line.startswith(('epoch ', 'decode ', 'download ')): print(f'    {self.label} | {line}', flush=True)
 
 def _papermill(nb, out_path, parameters, quiet=False):
+    "Execute `nb` into `out_path`. No `cwd`: papermill would `chdir` the whole process, which the job threads share."
     import papermill as pm
-    out_path = Path(out_path)
+    out_path = Path(out_path).resolve()
     tmp = out_path.parent/f'.{out_path.name}.tmp'
     lg = logging.getLogger('papermill'); h = _KernelLog(out_path.parent.name); lg.addHandler(h); lg.setLevel(logging.INFO); lg.propagate = False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
             pm.execute_notebook(str(nb), str(tmp), parameters=parameters, kernel_name='python3', progress_bar=False,
-                                log_output=not quiet, cwd=str(out_path.parent))
+                                log_output=not quiet)
     finally:
         lg.removeHandler(h)
         if tmp.exists(): os.replace(tmp, out_path)
@@ -117,7 +118,8 @@ def recorded_params(run_dir):
 
 def check_run_folder(run, out):
     "Refuse a planned `run` whose folder in `out` holds a run trained with other experiment parameters, naming both."
-    d, rec = Path(out)/run['run'], recorded_params(Path(out)/run['run'])
+    d = Path(out)/run['run']
+    rec = recorded_params(d)
     if rec is None: return
     diff = [k for k in EXPERIMENT_KEYS if k in run and k in rec and rec[k] != run[k]]
     if diff: raise ValueError(f"{d} holds a run with {', '.join(f'{k}={rec[k]!r}' for k in diff)}; this study asks for "
@@ -127,9 +129,9 @@ def run_one(run, out, quiet=False):
     "Execute one run of the study into `out/<run>/`; returns its status."
     d = Path(out)/run['run']; d.mkdir(parents=True, exist_ok=True)
     remove_temporaries(d)
-    if not (d/'params.json').exists(): atomic_write_json(d/'params.json', {k: run[k] for k in RUN_PARAMS if k in run})
     (d/'failed.json').unlink(missing_ok=True)
     params = {k: run[k] for k in RUN_PARAMS if k in run}
+    if not (d/'params.json').exists(): atomic_write_json(d/'params.json', params)
     params['run_dir'] = str(d.resolve())
     try: _papermill(_notebook(TRAIN_NB), d/TRAIN_NB, params, quiet)
     except Exception as e:
@@ -149,8 +151,9 @@ def run_study(preset='full', variants=VARIANTS, seeds=(0,), data='', out='result
     if not isinstance(jobs, int) or jobs < 1: raise ValueError(f"jobs={jobs!r}: use 1 or more runs at a time")
     if data: data = str(Path(data).expanduser().resolve())
     runs = plan_study(preset, variants, seeds, data, device, precision, **overrides)  # refuses bad options before anything is written
+    out = Path(out).resolve()
     for r in runs: check_run_folder(r, out)
-    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out/'study.json', dict(preset=preset, runs=runs, jobs=jobs, created=time.strftime('%Y-%m-%dT%H:%M:%S')))
     todo = [r for r in runs if run_status(out/r['run']) != 'done']
     done_epochs = {r['run']: epochs_done(out/r['run']) for r in todo}  # a partial or failed run resumes after these

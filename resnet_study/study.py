@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_study.ipynb #838c2d15
 from __future__ import annotations
-import os, sys, json, time, shutil, subprocess, argparse, warnings, logging, tempfile, threading
+import os, sys, json, time, shutil, subprocess, argparse, logging, tempfile, threading
 from concurrent.futures import ThreadPoolExecutor
 from unittest.mock import patch
 from pathlib import Path
@@ -86,25 +86,31 @@ class _KernelLog(logging.Handler):
         for line in record.getMessage().splitlines():
             if line.startswith(('epoch ', 'decode ', 'download ')): print(f'    {self.label} | {line}', flush=True)
 
+def _tmp_notebook(path):
+    "Where `path` is written while its kernel runs: hidden, and still named `.ipynb` (papermill warns about other names)."
+    path = Path(path); return path.parent/f'.{path.stem}.tmp{path.suffix}'
+
+# the kernel's own log shows errors only: ipykernel >= 7 warns on every start that its localhost TCP sockets are unencrypted
+_KERNEL_ARGS = ['--IPKernelApp.log_level=ERROR']
+
 def _papermill(nb, out_path, parameters, quiet=False):
     "Execute `nb` into `out_path`. No `cwd`: papermill would `chdir` the whole process, which the job threads share."
     import papermill as pm
     out_path = Path(out_path).resolve()
-    tmp = out_path.parent/f'.{out_path.name}.tmp'
+    tmp = _tmp_notebook(out_path)
     lg = logging.getLogger('papermill'); h = _KernelLog(out_path.parent.name); lg.addHandler(h); lg.setLevel(logging.INFO); lg.propagate = False
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')
-            pm.execute_notebook(str(nb), str(tmp), parameters=parameters, kernel_name='python3', progress_bar=False,
-                                log_output=not quiet)
+    try: pm.execute_notebook(str(nb), str(tmp), parameters=parameters, kernel_name='python3', progress_bar=False,
+                             log_output=not quiet, extra_arguments=_KERNEL_ARGS)
     finally:
         lg.removeHandler(h)
         if tmp.exists(): os.replace(tmp, out_path)
 
 def _tidy(run_dir):
     "A run killed just after finishing may leave its executed notebook under the temporary name: keep it."
-    tmp, final = run_dir/f'.{TRAIN_NB}.tmp', run_dir/TRAIN_NB
-    if tmp.exists() and not final.exists(): os.replace(tmp, final)
+    tmp, final = _tmp_notebook(run_dir/TRAIN_NB), run_dir/TRAIN_NB
+    if tmp.exists():
+        if final.exists(): tmp.unlink()
+        else: os.replace(tmp, final)
     remove_temporaries(run_dir)
 
 # what a run folder was trained with: a study asking for other values must use another folder

@@ -48,7 +48,7 @@ def evaluate(model, batches, runtime=None, n_classes=None):
     return dict(loss=loss_sum / max(n, 1), acc=(conf.diag().sum() / max(n, 1)).item(), per_class=per_class.tolist(), confusion=conf)
 
 # %% ../nbs/04_train.ipynb #fe1bdfb3
-DEFAULTS = dict(epochs=20, lr=0.1, batch_size=128, schedule='onecycle', warmup=0.25, label_smoothing=0.0, augment=True)
+DEFAULTS = dict(epochs=20, lr=0.2, batch_size=128, schedule='onecycle', warmup=0.25, label_smoothing=0.0, augment=True)
 SCHEDULES = ('onecycle', 'cosine', 'constant')
 
 def make_optimizer(model, lr):

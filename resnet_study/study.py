@@ -9,15 +9,17 @@ from concurrent.futures import ThreadPoolExecutor
 from unittest.mock import patch
 from pathlib import Path
 import numpy as np, pandas as pd
+import torch
 from .core import atomic_path, atomic_write_json, remove_temporaries, fmt_time, get_device
 from .model import VARIANTS
 from .train import DEFAULTS
 
 # %% auto #0
 __all__ = ['PRESETS', 'SEC_PER_IMAGE_EPOCH', 'RUN_OVERHEAD_S', 'CPU_JOBS_SPEEDUP', 'NBS', 'TRAIN_NB', 'REPORT_NB', 'RUN_PARAMS',
-           'EXPERIMENT_KEYS', 'PAIRS', 'expected_seconds', 'plan_study', 'run_status', 'epochs_done', 'recorded_params',
-           'check_run_folder', 'run_one', 'run_study', 'load_results', 'summary_table', 'compare', 'findings',
-           'build_report', 'write_html', 'render_site', 'stage_site', 'main', 'screenshot']
+           'EXPERIMENT_KEYS', 'LATENCY_JSON', 'PAIRS', 'expected_seconds', 'plan_study', 'run_status', 'epochs_done',
+           'recorded_params', 'check_run_folder', 'run_one', 'run_study', 'measure_study_latency', 'load_results',
+           'summary_table', 'compare', 'findings', 'build_report', 'write_html', 'render_site', 'stage_site', 'main',
+           'screenshot']
 
 # %% ../nbs/05_study.ipynb #d1534bda
 PRESETS = {
@@ -198,11 +200,31 @@ def run_study(preset='full', variants=VARIANTS, seeds=(0,), data='', out='result
             for f in [ex.submit(one, i, r) for i, r in pending]: f.result()
         finally: ex.shutdown(wait=True, cancel_futures=True)  # on Ctrl-C: start nothing new, let the kernels stop
     failed = [r['run'] for _, r in pending if r['run'] in failed]  # in plan order
+    measure_study_latency(out, runs)
     if report: build_report(out, quiet=quiet)
     if failed: print(f"{len(failed)} run(s) failed: {', '.join(failed)}", flush=True)
     return failed
 
 # %% ../nbs/05_study.ipynb #13012430
+LATENCY_JSON = 'latency.json'
+
+def measure_study_latency(out, runs):
+    "Time each variant with a finished run in `out` back to back, as the training notebook does, into `out/latency.json`."
+    from resnet_study.model import MiniResNet
+    from resnet_study.metrics import measure_latency
+    out = Path(out)
+    done = [r for r in runs if run_status(out/r['run']) == 'done']
+    variants = [v for v in VARIANTS if any(r['variant'] == v for r in done)]
+    if not variants: return None
+    r0 = done[0]; dev = get_device(r0['device'])
+    print(f"latency: {len(variants)} variant(s) at batch 1, back to back ...", flush=True)
+    lat = {v: measure_latency(MiniResNet(v, num_classes=r0['n_classes']), iters=r0['latency_iters'], device=dev,
+                              precision='fp32', channels_last=True) for v in variants}
+    rec = dict(measured=time.strftime('%Y-%m-%dT%H:%M:%S'), device=str(dev), threads=torch.get_num_threads(), variants=lat)
+    atomic_write_json(out/LATENCY_JSON, rec)
+    return rec
+
+# %% ../nbs/05_study.ipynb #d4aab0be
 def _read_json(p):
     try: return json.loads(Path(p).read_text())
     except (OSError, ValueError): return None
@@ -233,10 +255,15 @@ def load_results(out) -> dict:
             try: hists.append(pd.read_csv(d/'history.csv').assign(run=n, variant=variant, seed=seed))
             except Exception: pass
     runs = pd.DataFrame(rows)
+    study_lat = _read_json(out/LATENCY_JSON)
+    if study_lat and len(runs) and 'latency_p50_ms' in runs:  # the study's back-to-back figures replace the runs' own
+        for v, l in study_lat.get('variants', {}).items():
+            sel = (runs.variant == v) & (runs.status == 'done')
+            for k in ('mean', 'p50', 'p90'): runs.loc[sel, f'latency_{k}_ms'] = l[f'{k}_ms']
     history = pd.concat(hists, ignore_index=True) if hists else pd.DataFrame()
     table = summary_table(runs)
     return dict(out=out, runs=runs, history=history, table=table, best=_best(out, runs), plan=plan,
-                summary=_summary(plan, runs), findings=findings(runs))
+                summary=_summary(plan, runs, study_lat), findings=findings(runs))
 
 def _pm(s, digits=3):
     s = s.dropna()
@@ -267,32 +294,39 @@ def _best(out, runs):
     except Exception: return None
     return dict(run=r.run, variant=r.variant, per_class=pc, confusion=cm, samples=d/'samples.png' if (d/'samples.png').exists() else None)
 
-def _summary(plan, runs):
+def _summary(plan, runs, lat=None):
     if not len(runs): return '*No runs found in this folder yet: run `resnet-study run` first.*'
     c = runs.status.value_counts().to_dict()
     s = f"Study preset **{plan.get('preset', '?')}**: {len(runs)} runs — " + ', '.join(f'{n} {k}' for k, n in sorted(c.items())) + '.'
-    if plan.get('jobs', 1) > 1:
-        s += (f" The runs trained {plan['jobs']} at a time, so each latency was measured while other runs trained: "
-              "compare the variants' latencies with each other, not with an idle machine.")
+    jobs = plan.get('jobs', 1)
+    if lat:
+        s += (f" Latencies were measured back to back once the runs were done ({lat['threads']} thread(s), {lat['device']}, "
+              f"{lat['measured'].replace('T', ' ')})" + (f"; the runs trained {jobs} at a time, so their own figures in "
+              "`metrics.json` carry the other runs' load." if jobs > 1 else "."))
+    elif jobs > 1:
+        s += (f" The runs trained {jobs} at a time, so each latency was measured while other runs trained: "
+              "compare latencies with care, or rerun `resnet-study run` on this folder to measure them back to back.")
     bad = runs[runs.status != 'done']
     if len(bad): s += '\n\nNot finished: ' + '; '.join(f"`{r.run}` ({r.status}{': ' + str(r.error)[:120] if isinstance(getattr(r, 'error', None), str) else ''})" for r in bad.itertuples()) + '.'
     return s
 
-# %% ../nbs/05_study.ipynb #d4aab0be
+# %% ../nbs/05_study.ipynb #8e963e8f
 PAIRS = [('post- vs pre-activation, basic blocks', 'basic_post', 'basic_pre'),
          ('post- vs pre-activation, bottleneck blocks', 'bottleneck_post', 'bottleneck_pre'),
          ('basic vs bottleneck, post-activation', 'basic_post', 'bottleneck_post'),
          ('basic vs bottleneck, pre-activation', 'basic_pre', 'bottleneck_pre')]
+
+def _points(gap): return f"{'+' if gap >= 0 else '−'}{abs(gap) * 100:.1f}"  # a gap in accuracy, in signed points
 
 def compare(a, b):
     "A sentence on whether accuracies `b` differ from `a` by more than their spread."
     a, b = np.asarray(a, float), np.asarray(b, float)
     gap = b.mean() - a.mean()
     if len(a) < 2 or len(b) < 2:
-        return f"{'+' if gap >= 0 else '−'}{abs(gap) * 100:.1f} points with one seed per design: no spread to judge it against — run more seeds (`--seeds 0 1 2`)."
+        return f"{_points(gap)} points with one seed per design: no spread to judge it against — run more seeds (`--seeds 0 1 2`)."
     spread = max(a.std(ddof=1), b.std(ddof=1))
     verdict = 'exceeds' if abs(gap) > spread else 'does not exceed'
-    return f"{'+' if gap >= 0 else '−'}{abs(gap) * 100:.1f} points, which {verdict} the spread across seeds (±{spread * 100:.1f})."
+    return f"{_points(gap)} points, which {verdict} the spread across seeds (±{spread * 100:.1f})."
 
 def findings(runs) -> str:
     "One sentence per comparison, on the final validation accuracy."
@@ -306,12 +340,12 @@ def findings(runs) -> str:
     pre = [(f[f.variant == p].final_val_acc.mean() - f[f.variant == q].final_val_acc.mean()) for _, q, p in PAIRS[:2]
            if len(f[f.variant == p]) and len(f[f.variant == q])]
     if pre:
-        lines.append(f"- **He et al. 2016**: pre-activation changed accuracy by {', '.join(f'{g * 100:+.1f}' for g in pre)} points here. "
+        lines.append(f"- **He et al. 2016**: pre-activation changed accuracy by {', '.join(_points(g) for g in pre)} points here. "
                      "Their gains grew with depth (small at 110 layers, large at 1001); at 12 residual layers a small or "
                      "no gain is what their finding predicts.")
     return '\n'.join(lines)
 
-# %% ../nbs/05_study.ipynb #21902981
+# %% ../nbs/05_study.ipynb #d5c0c5f9
 def build_report(out, quiet=False):
     "Execute the report notebook on `out`, write `out/report.html`, and render the Quarto site where Quarto exists."
     out = Path(out).resolve()
@@ -352,7 +386,7 @@ def stage_site(out):
     for nb in sorted(out.glob(f'*/{TRAIN_NB}')): shutil.copy(nb, site/'runs'/f'run-{nb.parent.name}.ipynb')
     return site
 
-# %% ../nbs/05_study.ipynb #d5c0c5f9
+# %% ../nbs/05_study.ipynb #0b0b6f33
 def _parser():
     ap = argparse.ArgumentParser(prog='resnet-study', description='The residual-block ablation study on Tiny-ImageNet-25.')
     sub = ap.add_subparsers(dest='cmd', required=True)
@@ -391,7 +425,7 @@ def main(argv=None):
     if not Path(a.out).is_dir(): sys.exit(f"resnet-study: --out {a.out!r} is not a study folder")
     build_report(a.out) if a.cmd == 'report' else render_site(a.out)
 
-# %% ../nbs/05_study.ipynb #886771fb
+# %% ../nbs/05_study.ipynb #5462fe5f
 def screenshot(html, png, width=1200, height=3000):
     "Screenshot of the page `html` into `png` with headless Chromium; None where Chromium is not installed."
     exe = shutil.which('chromium') or shutil.which('chromium-browser') or shutil.which('google-chrome')

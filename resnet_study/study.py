@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 from unittest.mock import patch
 from pathlib import Path
 import numpy as np, pandas as pd
-import torch
 from .core import atomic_path, atomic_write_json, remove_temporaries, fmt_time, get_device
 from .model import VARIANTS
+from .metrics import model_card
 from .train import DEFAULTS
 
 # %% auto #0
@@ -210,17 +210,16 @@ LATENCY_JSON = 'latency.json'
 
 def measure_study_latency(out, runs):
     "Time each variant with a finished run in `out` back to back, as the training notebook does, into `out/latency.json`."
-    from resnet_study.model import MiniResNet
-    from resnet_study.metrics import measure_latency
     out = Path(out)
     done = [r for r in runs if run_status(out/r['run']) == 'done']
     variants = [v for v in VARIANTS if any(r['variant'] == v for r in done)]
     if not variants: return None
-    r0 = done[0]; dev = get_device(r0['device'])
+    r0 = done[0]
     print(f"latency: {len(variants)} variant(s) at batch 1, back to back ...", flush=True)
-    lat = {v: measure_latency(MiniResNet(v, num_classes=r0['n_classes']), iters=r0['latency_iters'], device=dev,
-                              precision='fp32', channels_last=True) for v in variants}
-    rec = dict(measured=time.strftime('%Y-%m-%dT%H:%M:%S'), device=str(dev), threads=torch.get_num_threads(), variants=lat)
+    cards = {v: model_card(v, dict(num_classes=r0['n_classes']), iters=r0['latency_iters'], device=get_device(r0['device']),
+                           precision='fp32', channels_last=True) for v in variants}
+    c0 = cards[variants[0]]
+    rec = dict(measured=time.strftime('%Y-%m-%dT%H:%M:%S'), device=c0['device'], threads=c0['threads'], variants=cards)
     atomic_write_json(out/LATENCY_JSON, rec)
     return rec
 

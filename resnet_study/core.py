@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #87cf066f
 from __future__ import annotations
-import os, sys, time, json, tempfile, contextlib
+import os, sys, time, json, tempfile, contextlib, platform
 from pathlib import Path
 import torch
 
@@ -30,8 +30,11 @@ def get_device(device=None) -> torch.device:
 
 # %% ../nbs/00_core.ipynb #e5f6c612
 def cpu_has_bf16() -> bool:
-    "Whether this CPU has native bf16 matrix instructions (AVX512-BF16 or AMX), so bf16 autocast pays off."
-    try: return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    "Whether this CPU does bf16 in its instructions (AVX512-BF16 or AMX on x86), so bf16 autocast pays off."
+    try:
+        if platform.machine().lower() in ('x86_64', 'amd64'):  # oneDNN's check also says yes where it emulates bf16
+            return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())  # e.g. Arm: oneDNN's check is the instructions'
     except Exception: return False
 
 def get_precision(precision=None, device=None) -> str:

@@ -57,7 +57,8 @@ class MiniResNet(nn.Module):
 
     def forward(self, x):
         if x.ndim != 4 or x.shape[1] != 3 or x.shape[2] < 8 or x.shape[3] < 8:
+            shape = ', '.join([str(n) for n in x.shape])  # tuple(x.shape) does not script
             raise ValueError(f"MiniResNet expects a batch of RGB images N×3×H×W with H, W ≥ 8 (the study uses 64×64), "
-                             f"got shape {tuple(x.shape)}")
+                             f"got shape ({shape})")
         x = self.final(self.stages(self.stem(x)))
         return self.fc(torch.flatten(self.pool(x), 1))

@@ -48,7 +48,9 @@ from resnet_study.core import Runtime, cache_dir, get_device
 from resnet_study.data import (DataError, TinyImageNetArchive, archive_identity, load_tiny_imagenet, resolve_data_path,
                                select_classes, train_batches, IMAGENET_MEAN, IMAGENET_STD)
 from resnet_study.model import MiniResNet, VARIANTS
-from resnet_study.train import DEFAULTS, make_optimizer, make_scheduler, set_seed, train_step
+from resnet_study.core import set_seed
+from resnet_study.config import RunConfig
+from resnet_study.train import make_optimizer, make_scheduler, train_step
 
 BATCH_SIZE = 128
 N_CLASSES, CLASS_SEED = 25, 42
@@ -166,17 +168,17 @@ def project_bench(variant, data, args, compiled=False) -> Bench:
     rt = Runtime(args.device)
     set_seed(args.seed)
     model = rt.prepare(MiniResNet(variant, num_classes=len(data.classes)))
-    trn = train_batches(data, BATCH_SIZE, seed=args.seed, augment=DEFAULTS['augment'], device=rt.device,
+    trn = train_batches(data, BATCH_SIZE, seed=args.seed, augment=RunConfig.augment, device=rt.device,
                         memory_format=rt.memory_format)
-    lr = DEFAULTS['lr']
+    lr = RunConfig.lr
     opt = make_optimizer(model, lr)
-    sched = make_scheduler(opt, DEFAULTS['schedule'], lr, DEFAULTS['epochs'] * len(trn), DEFAULTS['warmup'])
+    sched = make_scheduler(opt, RunConfig.schedule, lr, RunConfig.epochs * len(trn), RunConfig.warmup)
     model.train()
     step_model = torch.compile(model) if compiled else model
     acc = dict(loss_sum=torch.zeros((), device=rt.device), correct=torch.zeros((), dtype=torch.int64, device=rt.device))
 
     def step(xb, yb):  # == the body of fit's batch loop
-        out, loss = train_step(step_model, opt, sched, xb, yb, rt, DEFAULTS['label_smoothing'])
+        out, loss = train_step(step_model, opt, sched, xb, yb, rt, RunConfig.label_smoothing)
         acc['loss_sum'] += loss.detach() * len(yb); acc['correct'] += (out.argmax(1) == yb).sum()
 
     b = Bench('compiled' if compiled else 'project', variant, step, forever(lambda e: trn.set_epoch(e)), rt.device)
@@ -231,7 +233,7 @@ def baseline_bench(variant, ds, args) -> Bench:
     device = get_device(args.device)
     set_seed(args.seed)  # same initial weights as the project's model of this variant
     model = MiniResNet(variant, num_classes=len(ds.classes)).to(device)
-    opt = make_optimizer(model, DEFAULTS['lr'])
+    opt = make_optimizer(model, RunConfig.lr)
     model.train()
     g = torch.Generator().manual_seed(args.seed)
     loader = DataLoader(ds, batch_size=BATCH_SIZE, shuffle=True, num_workers=args.workers, drop_last=True, generator=g,

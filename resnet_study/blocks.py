@@ -8,9 +8,10 @@ import torch
 from torch import nn
 
 # %% auto #0
-__all__ = ['BLOCKS', 'conv3x3', 'conv1x1', 'projects', 'BasicPost', 'BottleneckPost', 'BasicPre', 'BottleneckPre']
+__all__ = ['BLOCKS', 'conv3x3', 'conv1x1', 'downsample', 'register_block', 'BasicPost', 'BottleneckPost', 'BasicPre',
+           'BottleneckPre']
 
-# %% ../nbs/02_blocks.ipynb #96d3761c
+# %% ../nbs/02_blocks.ipynb #49838df4
 def conv3x3(in_ch, out_ch, stride=1):
     "3×3 convolution with padding 1 and no bias."
     return nn.Conv2d(in_ch, out_ch, 3, stride=stride, padding=1, bias=False)
@@ -28,15 +29,22 @@ def _mid(out_ch, reduction):
         raise ValueError(f"reduction={reduction!r} must be a positive int dividing out_ch={out_ch}")
     return out_ch // reduction
 
-def projects(in_ch, out_ch, stride) -> bool:
-    "Whether a block from `in_ch` to `out_ch` at `stride` needs a projection shortcut (else identity)."
-    return stride != 1 or in_ch != out_ch
+def downsample(in_ch, out_ch, stride, norm=True):
+    "The projection shortcut of a block from `in_ch` to `out_ch` at `stride`: a strided 1×1 conv (+ BN if `norm`), or None where the shape is kept."
+    if stride == 1 and in_ch == out_ch: return None
+    return nn.Sequential(conv1x1(in_ch, out_ch, stride), nn.BatchNorm2d(out_ch)) if norm else conv1x1(in_ch, out_ch, stride)
 
-# %% ../nbs/02_blocks.ipynb #fc58e3cb
-def _post_shortcut(in_ch, out_ch, stride):
-    if not projects(in_ch, out_ch, stride): return nn.Identity()
-    return nn.Sequential(conv1x1(in_ch, out_ch, stride), nn.BatchNorm2d(out_ch))
+BLOCKS = {}  # name → block class, in the order registered: the study's variants
 
+def register_block(name):
+    "Class decorator adding a block to `BLOCKS` under `name`; the model, the CLI, the report and the comparisons all read it there."
+    def add(cls):
+        if name in BLOCKS and BLOCKS[name] is not cls: raise ValueError(f"block {name!r} is registered already, as {BLOCKS[name].__name__}")
+        BLOCKS[name] = cls; return cls
+    return add
+
+# %% ../nbs/02_blocks.ipynb #228d18f9
+@register_block('basic_post')
 class BasicPost(nn.Module):
     "conv3×3(stride) → BN → ReLU → conv3×3 → BN; add the shortcut; ReLU (He et al. 2015)."
     preact = False
@@ -46,18 +54,20 @@ class BasicPost(nn.Module):
         self.conv1, self.bn1 = conv3x3(in_ch, out_ch, stride), nn.BatchNorm2d(out_ch)
         self.conv2, self.bn2 = conv3x3(out_ch, out_ch), nn.BatchNorm2d(out_ch)
         self.relu = nn.ReLU(inplace=True)
-        self.shortcut = _post_shortcut(in_ch, out_ch, stride)
+        self.downsample = downsample(in_ch, out_ch, stride)
 
     def forward(self, x):
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        return self.relu(out + self.shortcut(x))
+        shortcut = x if self.downsample is None else self.downsample(x)
+        return self.relu(out + shortcut)
 
     def zero_init_last(self):
         "Zero the last BN's scale, so that the block starts as its shortcut."
         nn.init.zeros_(self.bn2.weight)
 
-# %% ../nbs/02_blocks.ipynb #7ade9509
+# %% ../nbs/02_blocks.ipynb #645c7a95
+@register_block('bottleneck_post')
 class BottleneckPost(nn.Module):
     "conv1×1 → BN → ReLU → conv3×3(stride) → BN → ReLU → conv1×1 → BN; add the shortcut; ReLU."
     preact = False
@@ -69,22 +79,21 @@ class BottleneckPost(nn.Module):
         self.conv2, self.bn2 = conv3x3(mid, mid, stride), nn.BatchNorm2d(mid)
         self.conv3, self.bn3 = conv1x1(mid, out_ch), nn.BatchNorm2d(out_ch)
         self.relu = nn.ReLU(inplace=True)
-        self.shortcut = _post_shortcut(in_ch, out_ch, stride)
+        self.downsample = downsample(in_ch, out_ch, stride)
 
     def forward(self, x):
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
-        return self.relu(out + self.shortcut(x))
+        shortcut = x if self.downsample is None else self.downsample(x)
+        return self.relu(out + shortcut)
 
     def zero_init_last(self):
         "Zero the last BN's scale, so that the block starts as its shortcut."
         nn.init.zeros_(self.bn3.weight)
 
-# %% ../nbs/02_blocks.ipynb #f001a33e
-def _pre_shortcut(in_ch, out_ch, stride):
-    return conv1x1(in_ch, out_ch, stride) if projects(in_ch, out_ch, stride) else nn.Identity()
-
+# %% ../nbs/02_blocks.ipynb #4a1b2fff
+@register_block('basic_pre')
 class BasicPre(nn.Module):
     "BN → ReLU → conv3×3(stride) → BN → ReLU → conv3×3; add the shortcut (He et al. 2016)."
     preact = True
@@ -94,21 +103,21 @@ class BasicPre(nn.Module):
         self.bn1, self.conv1 = nn.BatchNorm2d(in_ch), conv3x3(in_ch, out_ch, stride)
         self.bn2, self.conv2 = nn.BatchNorm2d(out_ch), conv3x3(out_ch, out_ch)
         self.relu = nn.ReLU(inplace=True)
-        self.projects = projects(in_ch, out_ch, stride)
-        self.shortcut = _pre_shortcut(in_ch, out_ch, stride)
+        self.downsample = downsample(in_ch, out_ch, stride, norm=False)
 
     def forward(self, x):
-        out = self.relu(self.bn1(x))
-        sc = self.shortcut(out) if self.projects else x
-        out = self.conv1(out)
+        x_preact = self.relu(self.bn1(x))
+        shortcut = x if self.downsample is None else self.downsample(x_preact)
+        out = self.conv1(x_preact)
         out = self.conv2(self.relu(self.bn2(out)))
-        return out + sc
+        return out + shortcut
 
     def zero_init_last(self):
         "Zero the last convolution, so that the block starts as its shortcut."
         nn.init.zeros_(self.conv2.weight)
 
-# %% ../nbs/02_blocks.ipynb #a8108ae5
+# %% ../nbs/02_blocks.ipynb #89aa90c6
+@register_block('bottleneck_pre')
 class BottleneckPre(nn.Module):
     "BN → ReLU → conv1×1 → BN → ReLU → conv3×3(stride) → BN → ReLU → conv1×1; add the shortcut."
     preact = True
@@ -120,20 +129,16 @@ class BottleneckPre(nn.Module):
         self.bn2, self.conv2 = nn.BatchNorm2d(mid), conv3x3(mid, mid, stride)
         self.bn3, self.conv3 = nn.BatchNorm2d(mid), conv1x1(mid, out_ch)
         self.relu = nn.ReLU(inplace=True)
-        self.projects = projects(in_ch, out_ch, stride)
-        self.shortcut = _pre_shortcut(in_ch, out_ch, stride)
+        self.downsample = downsample(in_ch, out_ch, stride, norm=False)
 
     def forward(self, x):
-        out = self.relu(self.bn1(x))
-        sc = self.shortcut(out) if self.projects else x
-        out = self.conv1(out)
+        x_preact = self.relu(self.bn1(x))
+        shortcut = x if self.downsample is None else self.downsample(x_preact)
+        out = self.conv1(x_preact)
         out = self.conv2(self.relu(self.bn2(out)))
         out = self.conv3(self.relu(self.bn3(out)))
-        return out + sc
+        return out + shortcut
 
     def zero_init_last(self):
         "Zero the last convolution, so that the block starts as its shortcut."
         nn.init.zeros_(self.conv3.weight)
-
-# %% ../nbs/02_blocks.ipynb #9932355e
-BLOCKS = {'basic_post': BasicPost, 'bottleneck_post': BottleneckPost, 'basic_pre': BasicPre, 'bottleneck_pre': BottleneckPre}

@@ -18,7 +18,7 @@ VARIANTS = tuple(BLOCKS)
 def get_block(block):
     "The block class for `block`: a key of `BLOCKS` or a block class itself."
     if isinstance(block, str):
-        if block not in BLOCKS: raise ValueError(f"unknown block {block!r}: use one of {', '.join(VARIANTS)}")
+        if block not in BLOCKS: raise ValueError(f"unknown block {block!r}: use one of {', '.join(BLOCKS)}")
         return BLOCKS[block]
     if isinstance(block, type) and issubclass(block, nn.Module): return block
     raise ValueError(f"block must be one of {', '.join(VARIANTS)} or an nn.Module subclass, got {block!r}")

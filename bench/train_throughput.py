@@ -50,7 +50,7 @@ from resnet_study.data import (DataError, TinyImageNetArchive, archive_identity,
 from resnet_study.model import MiniResNet, VARIANTS
 from resnet_study.core import set_seed
 from resnet_study.config import RunConfig
-from resnet_study.train import make_optimizer, make_scheduler, train_step
+from resnet_study.train import make_optimizer, make_scheduler, make_step
 
 BATCH_SIZE = 128
 N_CLASSES, CLASS_SEED = 25, 42
@@ -163,7 +163,7 @@ def forever(make_iter):
 
 # ---------------------------------------------------------------------------------------------------- (a) project
 def project_bench(variant, data, args, compiled=False) -> Bench:
-    """The inner loop of `resnet_study.train.fit` (its `train_step` and running sums) under `Runtime()` defaults;
+    """The inner loop of `resnet_study.train.fit` (`make_step`: its `train_step` and running sums) under `Runtime()` defaults;
     `compiled`: through `torch.compile(model)`, as `fit(..., compile=True)` does."""
     rt = Runtime(args.device)
     set_seed(args.seed)
@@ -175,14 +175,9 @@ def project_bench(variant, data, args, compiled=False) -> Bench:
     sched = make_scheduler(opt, RunConfig.schedule, lr, RunConfig.epochs * len(trn), RunConfig.warmup)
     model.train()
     step_model = torch.compile(model) if compiled else model
-    acc = dict(loss_sum=torch.zeros((), device=rt.device), correct=torch.zeros((), dtype=torch.int64, device=rt.device))
-
-    def step(xb, yb):  # == the body of fit's batch loop
-        out, loss = train_step(step_model, opt, sched, xb, yb, rt, RunConfig.label_smoothing)
-        acc['loss_sum'] += loss.detach() * len(yb); acc['correct'] += (out.argmax(1) == yb).sum()
-
+    step, stats = make_step(step_model, opt, sched, rt, rt.grad_scaler(), RunConfig.label_smoothing)  # fit's batch loop body itself
     b = Bench('compiled' if compiled else 'project', variant, step, forever(lambda e: trn.set_epoch(e)), rt.device)
-    b.finite = lambda: bool(torch.isfinite(acc['loss_sum']))  # checked once at the end, as fit checks once per epoch
+    b.finite = stats.finite  # checked once at the end, as fit checks once per epoch
     return b
 
 

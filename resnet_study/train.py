@@ -15,7 +15,7 @@ from .data import train_batches, val_batches
 
 # %% auto #0
 __all__ = ['HISTORY_COLUMNS', 'TIMING_COLUMNS', 'evaluate', 'make_optimizer', 'make_scheduler', 'run_identity', 'load_checkpoint',
-           'train_step', 'fit']
+           'train_step', 'EpochStats', 'make_step', 'write_tables', 'resume_from', 'fit']
 
 # %% ../nbs/06_train.ipynb #2df483c0
 @torch.no_grad()
@@ -110,69 +110,90 @@ def train_step(model, opt, sched, xb, yb, runtime, label_smoothing=0.0, scaler=N
     sched.step()
     return out, loss
 
-# %% ../nbs/06_train.ipynb #eb1fafe7
+# %% ../nbs/06_train.ipynb #51fbe41f
+class EpochStats:
+    "Running training loss and accuracy of one epoch, summed on the device."
+    def __init__(self, device):
+        self.loss_sum, self.correct, self.n = torch.zeros((), device=device), torch.zeros((), dtype=torch.int64, device=device), 0
+    def add(self, out, loss, yb):
+        self.loss_sum += loss.detach() * len(yb); self.correct += (out.argmax(1) == yb).sum(); self.n += len(yb)
+    def finite(self) -> bool: return bool(torch.isfinite(self.loss_sum))
+    def row(self) -> dict: return dict(train_loss=self.loss_sum.item() / max(self.n, 1), train_acc=self.correct.item() / max(self.n, 1))
+
+def make_step(model, opt, sched, runtime, scaler=None, label_smoothing=0.0):
+    "`(step, stats)`: `step(xb, yb)` trains on one batch and returns its loss; `stats` sums the epoch's loss and accuracy."
+    stats = EpochStats(runtime.device)
+    def step(xb, yb):
+        out, loss = train_step(model, opt, sched, xb, yb, runtime, label_smoothing, scaler)
+        stats.add(out, loss, yb); return loss
+    return step, stats
+
+# %% ../nbs/06_train.ipynb #70a51f55
 HISTORY_COLUMNS = ['epoch', 'train_loss', 'train_acc', 'val_loss', 'val_acc', 'lr']  # what training computed
 TIMING_COLUMNS = ['epoch', 'epoch_time', 'images_per_s']  # how long it took: differs from run to run
 
+def write_tables(run_dir, history):
+    "`history.csv` (what training computed) and `timings.csv` (how long it took) from the epochs' rows."
+    atomic_write_text(run_dir/'history.csv', pd.DataFrame(history, columns=HISTORY_COLUMNS).to_csv(index=False))
+    atomic_write_text(run_dir/'timings.csv', pd.DataFrame(history, columns=TIMING_COLUMNS).to_csv(index=False))
+
+def resume_from(ck_path, identity, model, opt, sched, scaler):
+    "Restore a run's state from the checkpoint at `ck_path`; returns `(history, first epoch to train)`."
+    ck = load_checkpoint(ck_path, identity)
+    model.load_state_dict(ck['model']); opt.load_state_dict(ck['opt']); sched.load_state_dict(ck['sched'])
+    if 'scaler' in ck: scaler.load_state_dict(ck['scaler'])
+    set_rng_state(ck['rng'])
+    write_tables(Path(ck_path).parent, ck['history'])  # the tables follow the checkpoint, whatever happened to them
+    return ck['history'], ck['epoch'] + 1
+
+def _check_fit(epochs, batch_size, lr, schedule):
+    for k, v in (('epochs', epochs), ('batch_size', batch_size)):
+        if not isinstance(v, int) or v < 1: raise ValueError(f"{k}={v!r} must be a positive integer")
+    if not lr > 0: raise ValueError(f"lr={lr!r} must be positive")
+    if schedule not in SCHEDULES: raise ValueError(f"unknown schedule {schedule!r}: use one of {', '.join(SCHEDULES)}")
+
+# %% ../nbs/06_train.ipynb #6538f81c
 def fit(model, data, epochs=RunConfig.epochs, lr=RunConfig.lr, batch_size=RunConfig.batch_size, seed=RunConfig.seed,
         schedule=RunConfig.schedule, warmup=RunConfig.warmup, label_smoothing=RunConfig.label_smoothing,
         augment=RunConfig.augment, run_dir=None, resume=False, device=None, precision=None, channels_last=True,
         compile=False, stop_after=None, progress=None):
     """Train `model` on `data` (from `load_tiny_imagenet`) and return the per-epoch history.
-    With `run_dir`, write `history.csv`, `timings.csv` and `checkpoint.pt` there after every epoch; `resume=True` continues from
-    the checkpoint. `stop_after=k` ends this call after epoch `k` (as if interrupted)."""
-    for k, v in (('epochs', epochs), ('batch_size', batch_size)):
-        if not isinstance(v, int) or v < 1: raise ValueError(f"{k}={v!r} must be a positive integer")
-    if not lr > 0: raise ValueError(f"lr={lr!r} must be positive")
-    if schedule not in SCHEDULES: raise ValueError(f"unknown schedule {schedule!r}: use one of {', '.join(SCHEDULES)}")
-    rt = Runtime(device, precision, channels_last)
-    set_seed(seed)
-    model = rt.prepare(model)
+    With `run_dir`, write `checkpoint.pt`, `history.csv` and `timings.csv` there after every epoch; `resume=True`
+    continues from the checkpoint. `stop_after=k` ends this call after epoch `k` (as if interrupted)."""
+    _check_fit(epochs, batch_size, lr, schedule)
+    rt = Runtime(device, precision, channels_last); set_seed(seed); model = rt.prepare(model)
     trn = train_batches(data, batch_size, seed=seed, augment=augment, device=rt.device, memory_format=rt.memory_format)
     if len(trn) == 0: raise ValueError(f"batch_size={batch_size} is larger than the {len(data.train_y)} training images")
     val = val_batches(data, 256, device=rt.device, memory_format=rt.memory_format)
-    opt = make_optimizer(model, lr)
-    sched = make_scheduler(opt, schedule, lr, epochs * len(trn), warmup)
-    scaler = rt.grad_scaler()
+    opt = make_optimizer(model, lr); sched = make_scheduler(opt, schedule, lr, epochs * len(trn), warmup); scaler = rt.grad_scaler()
     identity = run_identity(model, data, batch_size, epochs, schedule, lr)
     run_dir = Path(run_dir) if run_dir else None
     if run_dir: remove_temporaries(run_dir)
     ck_path = run_dir/'checkpoint.pt' if run_dir else None
     history, start = [], 0
-    if resume and ck_path and ck_path.exists():
-        ck = load_checkpoint(ck_path, identity)
-        model.load_state_dict(ck['model']); opt.load_state_dict(ck['opt']); sched.load_state_dict(ck['sched'])
-        if 'scaler' in ck: scaler.load_state_dict(ck['scaler'])
-        set_rng_state(ck['rng']); history, start = ck['history'], ck['epoch'] + 1
-    elif ck_path and ck_path.exists() and not resume:
-        raise ValueError(f"{run_dir} already holds a checkpoint: pass resume=True to continue it, or use another run folder")
+    if ck_path and ck_path.exists():
+        if not resume: raise ValueError(f"{run_dir} already holds a checkpoint: pass resume=True to continue it, or use another run folder")
+        history, start = resume_from(ck_path, identity, model, opt, sched, scaler)
     step_model = torch.compile(model) if compile else model
-    pg = _Progress(epochs, start, progress)
-    n_classes = len(data.classes)
-    t_start = time.time()
+    pg, t_start = _Progress(epochs, start, progress), time.time()
     for epoch in pg.epochs_iter(start):
-        model.train()
-        t0 = time.time()
-        loss_sum = torch.zeros((), device=rt.device); correct = torch.zeros((), dtype=torch.int64, device=rt.device); n = 0
+        model.train(); t0 = time.time()
+        step, stats = make_step(step_model, opt, sched, rt, scaler, label_smoothing)
         for i, (xb, yb) in enumerate(pg.batches(trn.set_epoch(epoch))):
-            out, loss = train_step(step_model, opt, sched, xb, yb, rt, label_smoothing, scaler)
-            loss_sum += loss.detach() * len(yb); correct += (out.argmax(1) == yb).sum(); n += len(yb)
+            loss = step(xb, yb)
             if i % 10 == 0: pg.comment(f'loss {loss.item():.3f}')
-        if not torch.isfinite(loss_sum): raise FloatingPointError(f"training diverged in epoch {epoch + 1} (loss {loss_sum.item() / n}): lower lr={lr}")
+        if not stats.finite(): raise FloatingPointError(f"training diverged in epoch {epoch + 1} (loss {stats.row()['train_loss']}): lower lr={lr}")
         t_train = time.time() - t0
-        ev = evaluate(step_model, val, rt, n_classes)
-        row = dict(epoch=epoch, train_loss=loss_sum.item() / n, train_acc=correct.item() / n, val_loss=ev['loss'],
-                   val_acc=ev['acc'], lr=opt.param_groups[0]['lr'], epoch_time=time.time() - t0, images_per_s=n / t_train)
+        ev = evaluate(step_model, val, rt, len(data.classes))
+        row = dict(epoch=epoch, **stats.row(), val_loss=ev['loss'], val_acc=ev['acc'], lr=opt.param_groups[0]['lr'],
+                   epoch_time=time.time() - t0, images_per_s=stats.n / t_train)
         history.append(row)
         if run_dir:
-            atomic_write_text(run_dir/'history.csv', pd.DataFrame(history, columns=HISTORY_COLUMNS).to_csv(index=False))
-            atomic_write_text(run_dir/'timings.csv', pd.DataFrame(history, columns=TIMING_COLUMNS).to_csv(index=False))
             atomic_torch_save(dict(model=model.state_dict(), opt=opt.state_dict(), sched=sched.state_dict(), rng=rng_state(),
-                                   scaler=scaler.state_dict(),
-                                   history=history, epoch=epoch, identity=identity, runtime=rt.as_dict(),
+                                   scaler=scaler.state_dict(), history=history, epoch=epoch, identity=identity, runtime=rt.as_dict(),
                                    per_class=ev['per_class'], confusion=ev['confusion']), ck_path)
-        done = epoch + 1 - start
-        pg.epoch_done(row, (time.time() - t_start) / done * (epochs - epoch - 1))
+            write_tables(run_dir, history)
+        pg.epoch_done(row, (time.time() - t_start) / (epoch + 1 - start) * (epochs - epoch - 1))
         if stop_after is not None and epoch + 1 >= stop_after: break
     hist = pd.DataFrame(history, columns=HISTORY_COLUMNS + TIMING_COLUMNS[1:])
     hist.attrs.update(runtime=rt.as_dict(), last_eval=ev if history and len(history) > start else None)

@@ -254,8 +254,23 @@ def _subset(archive, classes, n_train, n_val):
         if n_val is None or per.get(c, 0) < n_val: val.append((f'val/images/{f}', c)); per[c] = per.get(c, 0) + 1
     return train, val
 
-# %% ../nbs/01_data.ipynb #94918019
-CACHE_VERSION = 1
+# %% ../nbs/01_data.ipynb #560708e5
+CACHE_VERSION = 2  # 2: the cached tensors carry a checksum
+_TENSORS = ('train_x', 'train_y', 'val_x', 'val_y')
+
+def _digest(d) -> str:
+    "SHA-256 of the decoded tensors' bytes: what the cache must give back."
+    h = hashlib.sha256()
+    for k in _TENSORS: h.update(d[k].contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+def _load_cache(cfile):
+    "The decoded subset cached in `cfile`, or None (saying why) if it is unreadable or its checksum does not match."
+    try: d = torch.load(cfile, weights_only=True)
+    except Exception: d = None  # truncated or garbage: torch cannot read it
+    if isinstance(d, dict) and all(k in d for k in _TENSORS) and d.get('digest') == _digest(d): return d
+    print(f"decode cache {cfile} is damaged (unreadable or checksum mismatch): decoding again", flush=True)
+    cfile.unlink(missing_ok=True)
 
 def load_tiny_imagenet(path=None, n_classes=25, class_seed=42, n_train=None, n_val=None, cache=True, threads=2) -> TinyImageNet:
     "Decode `n_classes` classes drawn by `class_seed` (at most `n_train`/`n_val` images per class) from the archive at `path`."
@@ -264,9 +279,8 @@ def load_tiny_imagenet(path=None, n_classes=25, class_seed=42, n_train=None, n_v
         if v is not None and (not isinstance(v, int) or v < 1): raise DataError(f"{k}={v!r} must be a positive integer or None")
     key = hashlib.sha1(repr((CACHE_VERSION, archive_identity(path), n_classes, class_seed, n_train, n_val)).encode()).hexdigest()[:16]
     cfile = cache_dir()/'decoded'/f'tiny-{n_classes}c-{key}.pt'
-    if cache and cfile.exists():
-        try: return TinyImageNet(**torch.load(cfile, weights_only=True), source=str(path))
-        except Exception: cfile.unlink(missing_ok=True)  # an unreadable cache is rebuilt, never trusted
+    if cache and cfile.exists() and (d := _load_cache(cfile)) is not None:
+        return TinyImageNet(**{k: v for k, v in d.items() if k != 'digest'}, source=str(path))
     archive = TinyImageNetArchive(path)
     classes = select_classes(archive.text('wnids.txt').split(), n_classes, class_seed)
     train, val = _subset(archive, classes, n_train, n_val)
@@ -277,7 +291,7 @@ def load_tiny_imagenet(path=None, n_classes=25, class_seed=42, n_train=None, n_v
              val_y=torch.tensor([label[c] for _, c in val], dtype=torch.int64),
              classes=classes, names=_names(archive, classes))
     if cache:
-        with atomic_path(cfile) as tmpf: torch.save(d, tmpf)
+        with atomic_path(cfile) as tmpf: torch.save(dict(d, digest=_digest(d)), tmpf)
     return TinyImageNet(**d, source=str(archive.path))
 
 # %% ../nbs/01_data.ipynb #af5452fa

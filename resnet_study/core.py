@@ -87,7 +87,7 @@ def set_rng_state(s):
     random.setstate(s['python']); np.random.set_state(s['numpy']); torch.set_rng_state(s['torch'])
     if s.get('cuda') and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
 
-# %% ../nbs/00_core.ipynb #cf26c17e
+# %% ../nbs/00_core.ipynb #453613c4
 def cache_dir() -> Path:
     "The project's cache folder: `$RESNET_STUDY_CACHE`, else `~/.cache/resnet_study` (created if needed)."
     d = Path(os.environ.get('RESNET_STUDY_CACHE') or '~/.cache/resnet_study').expanduser()
@@ -111,8 +111,10 @@ def atomic_path(path):
         yield Path(tmp)
         if os.path.exists(tmp): os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError): os.unlink(tmp)
+        if isinstance(e, OSError) and (e.filename is None or str(e.filename) == str(tmp)):  # e.g. a full disk: name the file
+            raise OSError(e.errno, f"{e.strerror or e} while writing {path}", str(path)) from None
         raise
 
 def remove_temporaries(folder):

@@ -36,6 +36,8 @@ def expected_seconds(cfgs, device='cpu', done=None):
                * c.blocks_per_stage / 2 + RUN_OVERHEAD_S for c in cfgs)
 
 # %% ../nbs/09_runner.ipynb #8b7cbd25
+from .executors import check_executor, runs_here, make_executor, train_run, claim_note, ExecutorError
+
 class StudyError(ValueError):
     "A study that cannot run as asked; the message names the option, file or value."
 
@@ -43,12 +45,16 @@ def _cores():
     try: return len(os.sched_getaffinity(0))
     except AttributeError: return os.cpu_count() or 1
 
-def check_request(base: RunConfig, out, jobs=1):
-    "Refuse a device or precision this machine cannot run, `jobs` beyond its cores, and an unusable `out`."
-    try: rt = Runtime(base.device, base.precision)
+def check_request(base: RunConfig, out, jobs=1, executor='local', executor_opts=None):
+    "Refuse an unusable executor; where runs train here, a device or precision this machine cannot run and `jobs` beyond its cores; an unusable `out`."
+    opts = executor_opts or {}
+    try: check_executor(executor, **opts)
+    except ExecutorError as e: raise StudyError(str(e)) from None
+    here = runs_here(executor, **opts)
+    try: rt = Runtime(base.device, base.precision) if here else None
     except ValueError as e: raise StudyError(f"--device {base.device!r} / --precision {base.precision!r}: {e}") from None
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1: raise StudyError(f"--jobs {jobs!r}: use 1 or more runs at a time")
-    if rt.device.type == 'cpu' and jobs > _cores(): raise StudyError(f"--jobs {jobs}: this machine has {_cores()} cores; use at most {_cores()}")
+    if here and rt.device.type == 'cpu' and jobs > _cores(): raise StudyError(f"--jobs {jobs}: this machine has {_cores()} cores; use at most {_cores()}")
     p = Path(out).expanduser().resolve()
     if p.exists() and not p.is_dir(): raise StudyError(f"--out {out}: is a file, not a study folder")
     q = next(a for a in [p, *p.parents] if a.exists())
@@ -144,17 +150,28 @@ def check_run_folder(cfg: RunConfig, out):
     diff = differences(experiment(had), experiment(cfg))
     if diff: raise StudyError(f"{d} holds a run with other settings ({'; '.join(diff)}: recorded vs asked): use another --out, or move that folder away")
 
+def _never_started(nb_path) -> bool:
+    "Whether the executed notebook `nb_path` is missing or shows no cell started: its kernel never came up."
+    try: cells = json.loads(Path(nb_path).read_text())['cells']
+    except (OSError, ValueError, KeyError): return True
+    return not any((c.get('metadata', {}).get('papermill') or {}).get('start_time') for c in cells)
+
 def run_one(cfg: RunConfig, out, quiet=False) -> str:
     "Execute the training notebook for `cfg` into `out/<run name>/`; returns the run's state afterwards."
     d = Path(out)/cfg.run_name; d.mkdir(parents=True, exist_ok=True)
     remove_temporaries(d); (d/FAILED_JSON).unlink(missing_ok=True)
     if not (d/PARAMS_JSON).exists(): atomic_write_json(d/PARAMS_JSON, cfg.to_dict())
-    try: execute_notebook(_notebook(TRAIN_NB), d/TRAIN_NB, dict(cfg.to_dict(), run_dir=str(d.resolve())), quiet=quiet)
-    except Exception as e:
-        if _STOP.is_set(): return 'stopped'
-        err = getattr(e, 'evalue', None) or str(e)
-        atomic_write_json(d/FAILED_JSON, dict(run=cfg.run_name, error=f"{getattr(e, 'ename', type(e).__name__)}: {err}",
-                                             notebook=str(d/TRAIN_NB), at=time.strftime('%Y-%m-%dT%H:%M:%S')))
+    for attempt in (1, 2):
+        try: execute_notebook(_notebook(TRAIN_NB), d/TRAIN_NB, dict(cfg.to_dict(), run_dir=str(d.resolve())), quiet=quiet); break
+        except Exception as e:
+            if _STOP.is_set(): return 'stopped'
+            if attempt == 1 and not isinstance(e, pm.PapermillExecutionError) and _never_started(d/TRAIN_NB):
+                print(f"    {cfg.run_name} | its kernel did not start ({type(e).__name__}: {str(e)[:200]}); starting it once more", flush=True)
+                continue  # e.g. another kernel took its port first
+            err = getattr(e, 'evalue', None) or str(e)
+            atomic_write_json(d/FAILED_JSON, dict(run=cfg.run_name, error=f"{getattr(e, 'ename', type(e).__name__)}: {err}",
+                                                 notebook=str(d/TRAIN_NB), at=time.strftime('%Y-%m-%dT%H:%M:%S')))
+            break
     return run_status(d)
 
 # %% ../nbs/09_runner.ipynb #8e32a7b0
@@ -198,37 +215,69 @@ def _stop_all(futs, say, grace=60):
             time.sleep(1)
     except KeyboardInterrupt: interrupt_kernels(signal.SIGKILL)
 
-def _train_all(todo, out, jobs, quiet, say):
-    "Train `todo` [(i, n, cfg)], `jobs` at a time; returns the names of the failed runs."
-    failed, t0 = [], time.time()
-    def one(i, n, c):
-        if _STOP.is_set(): return
-        k = epochs_done(out/c.run_name)
-        say(f"[{i}/{n}] {c.run_name}: " + (f"resuming at epoch {k + 1} of {c.epochs} ..." if k else f"training {c.epochs} epochs ..."))
-        t1 = time.time(); st = run_one(c, out, quiet)
-        if st == 'done':
-            m = read_json(out/c.run_name/METRICS_JSON) or {}
-            say(f"[{i}/{n}] {c.run_name}: done in {fmt_time(time.time() - t1)}, val acc {m.get('final_val_acc', float('nan')):.3f}")
-        elif st != 'stopped':
-            failed.append(c.run_name)
-            err = (read_json(out/c.run_name/FAILED_JSON) or {}).get('error', st)
-            say(f"[{i}/{n}] {c.run_name}: FAILED ({err.splitlines()[0][:200]}); see {out/c.run_name/TRAIN_NB}")
-    env = dict(RESNET_STUDY_PROGRESS='log', **({'OMP_NUM_THREADS': str(max(1, _cores() // jobs))} if jobs > 1 and 'OMP_NUM_THREADS' not in os.environ else {}))
-    _STOP.clear()
-    with patch.dict(os.environ, env), ThreadPoolExecutor(jobs) as ex:
-        futs = [ex.submit(one, *t) for t in todo]
+def _say_start(say, i, n, c, out, where=''):
+    k = epochs_done(out/c.run_name)
+    say(f"[{i}/{n}] {c.run_name}: " + (f"resuming at epoch {k + 1} of {c.epochs}" if k else f"training {c.epochs} epochs") + f"{where} ...")
+
+def _say_end(say, i, n, c, out, st, secs) -> bool:
+    "Say how run `c` ended (state `st`, after `secs`); True if it failed."
+    d = out/c.run_name
+    if st == 'done':
+        m = read_json(d/METRICS_JSON) or {}
+        say(f"[{i}/{n}] {c.run_name}: done in {fmt_time(secs)}, val acc {m.get('final_val_acc', float('nan')):.3f}")
+    elif st == 'done already': say(f"[{i}/{n}] {c.run_name}: done elsewhere meanwhile")
+    elif st == 'claimed elsewhere': say(f"[{i}/{n}] {c.run_name}: skipped, {claim_note(d) or 'claimed elsewhere'}")
+    elif st != 'stopped':
+        err = st[4:] if st.startswith('job ') else (read_json(d/FAILED_JSON) or {}).get('error', st)
+        say(f"[{i}/{n}] {c.run_name}: FAILED ({err.splitlines()[0][:200]}); see {d/TRAIN_NB}")
+    return st not in ('done', 'done already', 'claimed elsewhere', 'stopped')
+
+def _train_all(todo, out, jobs, quiet, say, executor='local', executor_opts=None):
+    "Train `todo` [(i, n, cfg)] through `executor`, `jobs` at a time; returns the names of the failed runs."
+    if not todo: return []
+    opts, local, failed = executor_opts or {}, executor == 'local', []
+    def one(i, n, c):  # a local job: a thread of this process, which echoes its kernel's lines
+        if _STOP.is_set(): return 'stopped'
+        t1 = [time.time()]
+        st = train_run(c.to_dict(), out, quiet, on_start=lambda: (t1.append(time.time()), _say_start(say, i, n, c, out)))
+        if _say_end(say, i, n, c, out, st, time.time() - t1[-1]): failed.append(c.run_name)
+        return st
+    threads = {'OMP_NUM_THREADS': str(max(1, _cores() // jobs))} if runs_here(executor, **opts) and jobs > 1 and 'OMP_NUM_THREADS' not in os.environ else {}
+    _STOP.clear(); stop = False
+    with patch.dict(os.environ, dict(RESNET_STUDY_PROGRESS='log', **threads)):
+        try: ex, futs = make_executor(executor, jobs, folder=out/'.submitit', **opts), {}
+        except (OSError, RuntimeError) as e: raise StudyError(f"--executor {executor}: could not start ({type(e).__name__}: {e})") from None
         try:
-            for f in futs: f.result()
+            with ex.batch():
+                for i, n, c in todo:
+                    if not local: _say_start(say, i, n, c, out, f' on {executor}')
+                    f = ex.submit(one, i, n, c) if local else ex.submit(train_run, c.to_dict(), str(out), quiet, key=f'{c.run_name} in {out}')
+                    futs[f] = (i, n, c, time.time())
+            for (i, n, c, t1), st in _as_completed(futs):  # a local job has said how it ended, unless it raised
+                if (not local or st.startswith('job failed')) and _say_end(say, i, n, c, out, st, time.time() - t1): failed.append(c.run_name)
         except KeyboardInterrupt:
-            _stop_all(futs, say)
+            stop = True
+            if local: _stop_all(list(futs), say)
+            else: say(f"stopping: cancelling the runs not finished on {executor} ...")
             raise StudyStopped() from None
+        finally: ex.shutdown(cancel=stop)
     return [c.run_name for _, _, c in todo if c.run_name in failed]
 
+def _as_completed(futs):
+    "(what, result) for each future of `futs` {future: what} as it ends; a future that raised gives 'job failed: ...'."
+    left = dict(futs)
+    while left:
+        for f in [f for f in left if f.done()]:
+            try: res = f.result()
+            except Exception as e: res = f"job failed: {(str(e).strip().splitlines() or [type(e).__name__])[-1]}"
+            yield left.pop(f), res
+        time.sleep(0.2)
+
 def run_study(base: RunConfig, variants=None, seeds=None, depths=None, out='results', jobs=1, quiet=False, report=True,
-              remeasure=False, dry_run=False):
+              remeasure=False, dry_run=False, executor='local', executor_opts=None):
     "Plan, check, grow the record, train what is not done, measure latency, build the report; returns the failed runs."
     cfgs, out = plan(base, variants, seeds, depths), Path(out).expanduser().resolve()
-    check_request(base, out, jobs)
+    check_request(base, out, jobs, executor, executor_opts)
     for c in cfgs: check_run_folder(c, out)
     if dry_run:
         lines, left = status_table(out, cfgs)
@@ -245,7 +294,7 @@ def run_study(base: RunConfig, variants=None, seeds=None, depths=None, out='resu
     todo = [c for c in cfgs if run_status(out/c.run_name) != 'done']
     say(f"study in {out}: {len(rec['runs'])} runs recorded; this command asks for {len(cfgs)}, {len(cfgs) - len(todo)} already done, "
         f"{len(todo)} to run{f', {jobs} at a time' if jobs > 1 else ''}. Expected: {fmt_time(left)} on this machine.")
-    failed = _train_all([(i, len(cfgs), c) for i, c in enumerate(cfgs, 1) if c in todo], out, jobs, quiet, say)
+    failed = _train_all([(i, len(cfgs), c) for i, c in enumerate(cfgs, 1) if c in todo], out, jobs, quiet, say, executor, executor_opts)
     for i, c in enumerate(cfgs, 1):
         if c not in todo: say(f"[{i}/{len(cfgs)}] {c.run_name}: done already, skipped")
     measure_study_latency(out, remeasure, base)
@@ -318,10 +367,18 @@ def _parser():
     r = sub.add_parser('run', help='train every planned run not yet done (resuming), then latency, the report and the site')
     r.add_argument('--preset', choices=list(PRESETS), default='full', help='full: the study (default); quick: a first look; smoke: a check of the machinery')
     r.add_argument('--out', default='results', help='study folder (default: results)')
-    r.add_argument('--jobs', type=int, default=1, help='runs at a time, each with cores/jobs threads (default 1)')
+    r.add_argument('--jobs', type=int, default=1, help='runs at a time (default 1); here, each with cores/jobs threads')
     r.add_argument('--dry-run', action='store_true', help='print the plan, its state and the expected time; write nothing')
     r.add_argument('--remeasure', action='store_true', help='time every architecture again, not only new ones')
     r.add_argument('--quiet', action='store_true', help="don't echo the runs' per-epoch lines")
+    r.add_argument('--executor', choices=('local', 'slurm', 'dask'), default='local',
+                   help='where runs train: here, --jobs at a time (default); a Slurm job each (submitit); tasks of a Dask cluster')
+    x = r.add_argument_group('clusters (--executor slurm or dask; the study folder must be on a filesystem every worker sees)')
+    x.add_argument('--partition', default=None, help='Slurm partition')
+    x.add_argument('--gpus-per-run', type=int, default=None, help='GPUs per run (slurm: per job; dask: where workers declare a GPU resource, default 1)')
+    x.add_argument('--cpus-per-run', type=int, default=None, help='CPUs per Slurm job')
+    x.add_argument('--time-limit', type=int, default=None, metavar='MINUTES', help="Slurm time limit per job (default 240): a run that reaches it is requeued and resumes")
+    x.add_argument('--scheduler', default=None, help='Dask scheduler address, e.g. tcp://host:8786 (default: a cluster of --jobs worker processes here)')
     add_config_options(r.add_argument_group("run settings (default: the preset's)"))
     for name, h in (('status', "list a study's runs, their state and what is left"), ('report', 'rebuild the report (and the site) from a study folder'),
                     ('site', 'render the Quarto site of a study folder')):
@@ -342,7 +399,9 @@ def main(argv=None):
         if a.cmd == 'run':
             base, axes = config_from_args(a)
             if axes['variants'] is None: axes['variants'] = list(BLOCKS)
-            failed = run_study(base, axes['variants'], axes['seeds'], axes['depths'], a.out, a.jobs, a.quiet, remeasure=a.remeasure, dry_run=a.dry_run)
+            opts = {k: getattr(a, k) for k in ('partition', 'gpus_per_run', 'cpus_per_run', 'time_limit', 'scheduler')}
+            failed = run_study(base, axes['variants'], axes['seeds'], axes['depths'], a.out, a.jobs, a.quiet, remeasure=a.remeasure,
+                               dry_run=a.dry_run, executor=a.executor, executor_opts=opts)
             sys.exit(1 if failed else 0)
         if a.cmd == 'export':
             from resnet_study.inference import export, RunError
@@ -353,10 +412,11 @@ def main(argv=None):
         if not Path(a.out).is_dir(): sys.exit(f"resnet-study: --out {a.out!r} is not a study folder")
         if a.cmd == 'status':
             cfgs = study_runs(a.out); lines, left = status_table(a.out, cfgs)
+            lines = [l + (f' — {n}' if (n := claim_note(Path(a.out)/c.run_name)) else '') for l, c in zip(lines, cfgs)]
             print(f"{len(cfgs)} runs in {Path(a.out).resolve()}\n" + '\n'.join(lines) + f"\nleft: about {fmt_time(left)} on this machine.")
         elif a.cmd == 'report': build_report(a.out)
         else: render_site(a.out)
     except ConfigError as e: run_ap.error(str(e))
-    except (StudyError, DataError) as e: sys.exit(f'resnet-study: {e}')
+    except (StudyError, DataError, ExecutorError) as e: sys.exit(f'resnet-study: {e}')
     except KeyboardInterrupt:
         print("stopped: every completed epoch is saved; run the same command again to resume.", flush=True); sys.exit(130)

@@ -114,7 +114,7 @@ def _beat(self: RunClaim):
         try: tmp.write_text(json.dumps(self._record())); os.replace(tmp, self.path)
         except OSError: pass  # the next beat tries again
 
-# %% ../nbs/11_executors.ipynb #a804ac49
+# %% ../nbs/11_executors.ipynb #df83e91a
 @patch
 def _take_over(self: RunClaim, rec, why):
     "Replace the stale claim `rec`, unless another process is replacing it or already has."
@@ -128,8 +128,8 @@ def _take_over(self: RunClaim, rec, why):
     try:
         now = read_claim(self.dir)
         if now is not None and (now.get('token'), now['heartbeat']) != (rec.get('token'), rec['heartbeat']): return False
-        self.path.unlink(missing_ok=True)
-        if not self._create(): return False
+        tmp = self.dir/f'.claim.{os.getpid()}.tmp'  # replaced in one step: nobody ever sees the run unclaimed
+        tmp.write_text(json.dumps(self._record())); os.replace(tmp, self.path)
     finally: guard.unlink(missing_ok=True)
     self.say(f"claim: took over {self.dir.name} from {rec.get('host')} pid {rec.get('pid')} ({why})")
     return True

@@ -27,7 +27,7 @@ test: install check-sync test-notebooks
 # other and run many times slower than either alone.
 test-notebooks: install
 	TINY_IMAGENET="$(DATA)" OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --timing
-	@echo "notebooks: $$(ls nbs/*.ipynb | wc -l) passed, 0 failed"
+	@echo "notebooks: $$(ls nbs/*.ipynb nbs/experiments/*.ipynb | wc -l) passed, 0 failed"
 
 # The package must be what nbdev_export makes of the notebooks, and the notebooks must be clean (nbdev_clean).
 check-sync: install

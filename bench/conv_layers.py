@@ -6,7 +6,8 @@ script measures it directly: every distinct convolution of the variant (same cha
 size, counted by how often the model uses it) is timed alone at the training batch size, forward and backward
 (input and weight gradients; the stem's input needs none), under bf16 autocast as `fit` runs it, in `channels_last`
 (what the project uses) and in contiguous NCHW. The best of `--repeats` timings after warm-up is kept, and the
-bf16 matmul ceiling of `train_throughput.py` is measured before and after (its best is the ceiling).
+bf16 matmul ceiling of `train_throughput.py` is measured before and after (its best is the ceiling). Each layer's
+multiply-accumulates are `resnet_study.metrics.count_macs` of it, as for the whole model.
 
 The last line sums the layers as the model uses them: the GFLOP/s of all of a step's convolutions and their share
 of the ceiling — the most a whole training step could reach if batch norm, ReLU, the adds, the loss and the
@@ -15,15 +16,18 @@ optimiser cost nothing.
     .venv/bin/python bench/conv_layers.py [--variant basic_post] [--batch 128] [--repeats 10] [--threads N] [--out FILE.md]
 """
 from __future__ import annotations
-import argparse, os, platform, time
+import argparse, time
 from collections import Counter
 from pathlib import Path
 
+import pandas as pd
 import torch
 from torch import nn
+from fastcore.basics import num_cpus
 
+from resnet_study.metrics import count_macs
 from resnet_study.model import MiniResNet, VARIANTS
-from train_throughput import cpu_name, matmul_ceiling, n_cores
+from common import check_markdown, cpu_name, markdown, matmul_ceiling, report
 
 FORMATS = {'channels_last': torch.channels_last, 'NCHW': torch.contiguous_format}
 
@@ -39,11 +43,20 @@ def conv_layers(variant, size=64) -> Counter:
     return seen
 
 
-def time_layer(layer, batch, fmt, repeats, stem) -> tuple[float, float]:
-    "Best forward and backward seconds of one convolution under bf16 autocast."
+def make_conv(layer, fmt=torch.contiguous_format) -> nn.Conv2d:
+    "A convolution of the shape `layer` describes, without bias as in the model."
     ci, co, k, s, p, h, w = layer
-    conv = nn.Conv2d(ci, co, k, s, p, bias=False).to(memory_format=fmt)
-    x = torch.randn(batch, ci, h, w).to(memory_format=fmt).requires_grad_(not stem)
+    return nn.Conv2d(ci, co, k, s, p, bias=False).to(memory_format=fmt)
+
+def layer_name(layer) -> str:
+    ci, co, k, s, p, h, w = layer
+    return f"{ci}→{co} {k}×{k}/{s} at {h}×{w}" + (' (stem)' if ci == 3 else '')
+
+def time_layer(layer, batch, fmt, repeats) -> tuple[float, float]:
+    "Best forward and backward seconds of one convolution under bf16 autocast; the stem's input (the image) needs no gradient."
+    ci, _, _, _, _, h, w = layer
+    conv = make_conv(layer, fmt)
+    x = torch.randn(batch, ci, h, w).to(memory_format=fmt).requires_grad_(ci != 3)
     fwd = bwd = float('inf')
     for i in range(repeats + 2):  # two warm-ups: oneDNN picks and caches its kernels
         conv.zero_grad(set_to_none=True); x.grad = None
@@ -55,50 +68,63 @@ def time_layer(layer, batch, fmt, repeats, stem) -> tuple[float, float]:
         if i >= 2: fwd, bwd = min(fwd, t1 - t0), min(bwd, t2 - t1)
     return fwd, bwd
 
+def measure_layer(layer, uses, batch, repeats) -> dict:
+    """One convolution timed in each format: FLOPs and seconds of its forward and backward passes at `batch`. Its backward
+    computes the input and weight gradients (twice the forward's work), the stem's only the weights'."""
+    ci, _, _, _, _, h, w = layer
+    macs = count_macs(make_conv(layer), (1, ci, h, w))
+    r = dict(layer=layer_name(layer), uses=uses, macs=macs, flops=(2 * macs * batch, 2 * macs * batch * (1 if ci == 3 else 2)))
+    for name, fmt in FORMATS.items(): r[name] = time_layer(layer, batch, fmt, repeats)
+    return r
+
+def speeds(r, fmt) -> tuple[float, float, float]:
+    "GFLOP/s of a measured layer `r` in format `fmt`: forward, backward, and both together."
+    (ff, fb), (f, b) = r['flops'], r[fmt]
+    return ff / f / 1e9, fb / b / 1e9, (ff + fb) / (f + b) / 1e9
+
+def layer_row(r, ceil) -> dict:
+    cells = {'convolution': r['layer'], 'uses': str(r['uses']), 'MMAC/img': f"{r['macs'] / 1e6:.1f}"}
+    for name in FORMATS:
+        f, b, both = speeds(r, name)
+        cells.update({f'{name} fwd GFLOP/s': f"{f:.0f}", f'{name} bwd GFLOP/s': f"{b:.0f}", f'{name} % of ceiling': f"{100 * both / ceil:.0f}%"})
+    return cells
+
+def total_row(rows, ceil) -> dict:
+    "All of a step's convolutions, each as often as the model uses it: the most a step could reach if nothing else took time."
+    cells = {'convolution': "**all of a step's convolutions**", 'uses': str(sum(r['uses'] for r in rows)),
+             'MMAC/img': f"{sum(r['uses'] * r['macs'] for r in rows) / 1e6:.1f}"}
+    for name in FORMATS:
+        fl = sum(r['uses'] * sum(r['flops']) for r in rows)
+        gf = fl / sum(r['uses'] * sum(r[name]) for r in rows) / 1e9
+        cells.update({f'{name} fwd GFLOP/s': '', f'{name} bwd GFLOP/s': '', f'{name} % of ceiling': f"**{gf:.0f} GFLOP/s, {100 * gf / ceil:.0f}%**"})
+    return cells
+
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--variant', default='basic_post', choices=VARIANTS)
     ap.add_argument('--batch', type=int, default=128)
     ap.add_argument('--repeats', type=int, default=10)
-    ap.add_argument('--threads', type=int, default=n_cores())
+    ap.add_argument('--threads', type=int, default=num_cpus(), help=f'torch.set_num_threads (default: the cores available, {num_cpus()})')
     ap.add_argument('--out', type=Path, help='also write the table to this markdown file')
     a = ap.parse_args(argv)
     if a.batch < 1 or a.repeats < 1 or a.threads < 1: ap.error('--batch, --repeats and --threads must be at least 1')
+    check_markdown()
     torch.set_num_threads(a.threads)
     dev = torch.device('cpu')
     t_start = time.time()
     ceil = [matmul_ceiling(dev)['bf16']]
     print(f"bf16 matmul ceiling at the start: {ceil[0]:.0f} GFLOP/s", flush=True)
-    layers = conv_layers(a.variant)
-    rows, total = [], {f: [0.0, 0.0] for f in FORMATS}  # per format: FLOPs and seconds of a whole step's convolutions
-    for layer, n in layers.items():
-        ci, co, k, s, p, h, w = layer
-        stem = ci == 3  # the image needs no gradient
-        macs = a.batch * ci * co * k * k * ((h + 2 * p - k) // s + 1) * ((w + 2 * p - k) // s + 1)
-        fl_f, fl_b = 2 * macs, 2 * macs * (1 if stem else 2)
-        row = dict(layer=f"{ci}→{co} {k}×{k}/{s} at {h}×{w}" + (' (stem)' if stem else ''), uses=n, mmac_img=macs / a.batch / 1e6)
-        for name, fmt in FORMATS.items():
-            f, b = time_layer(layer, a.batch, fmt, a.repeats, stem)
-            row[name] = (fl_f / f / 1e9, fl_b / b / 1e9, (fl_f + fl_b) / (f + b) / 1e9)
-            total[name][0] += n * (fl_f + fl_b); total[name][1] += n * (f + b)
-        rows.append(row)
-        print(f"  {row['layer']}: " + ', '.join(f"{k} fwd {v[0]:.0f} bwd {v[1]:.0f} GFLOP/s" for k, v in row.items() if k in FORMATS), flush=True)
+    rows = []
+    for layer, n in conv_layers(a.variant).items():
+        r = measure_layer(layer, n, a.batch, a.repeats); rows.append(r)
+        print(f"  {r['layer']}: " + ', '.join('{} fwd {:.0f} bwd {:.0f} GFLOP/s'.format(f, *speeds(r, f)) for f in FORMATS), flush=True)
     ceil.append(matmul_ceiling(dev)['bf16'])
     c = max(ceil)
     head = (f"`{a.variant}` convolutions, batch {a.batch}, bf16 autocast, forward + backward timed alone (best of {a.repeats}) · "
             f"torch {torch.__version__} · {cpu_name()} · {a.threads} threads · bf16 matmul ceiling **{c:.0f} GFLOP/s** "
             f"(measured {', '.join(f'{x:.0f}' for x in ceil)}: start, end) · run took {(time.time() - t_start) / 60:.1f} min")
-    lines = [head, '', '| convolution | uses | MMAC/img | ' + ' | '.join(f'{f} fwd GFLOP/s | {f} bwd GFLOP/s | {f} % of ceiling' for f in FORMATS) + ' |',
-             '|---|---:|---:|' + '---:|' * 3 * len(FORMATS)]
-    for r in rows:
-        lines.append(f"| {r['layer']} | {r['uses']} | {r['mmac_img']:.1f} | " +
-                     ' | '.join(f"{r[f][0]:.0f} | {r[f][1]:.0f} | {100 * r[f][2] / c:.0f}%" for f in FORMATS) + ' |')
-    cells = [x for f in FORMATS for x in ('', '', f"**{total[f][0] / total[f][1] / 1e9:.0f} GFLOP/s, {100 * total[f][0] / total[f][1] / 1e9 / c:.0f}%**")]
-    lines.append(f"| **all of a step's convolutions** | {sum(layers.values())} | {sum(r['uses'] * r['mmac_img'] for r in rows):.1f} | " + ' | '.join(cells) + ' |')
-    md = '\n'.join(lines)
-    print('\n' + md)
-    if a.out: a.out.write_text(md + '\n'); print(f"\nwritten: {a.out}")
+    report(head + '\n\n' + markdown(pd.DataFrame([layer_row(r, c) for r in rows] + [total_row(rows, c)])), a.out)
 
 
 if __name__ == '__main__':

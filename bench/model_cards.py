@@ -3,20 +3,13 @@
     .venv/bin/python bench/model_cards.py                 # batch 1, 100 passes after 10 warm-up, throughput at 128
     .venv/bin/python bench/model_cards.py --threads 1 --device cpu --iters 300
 """
-import argparse, platform, sys
+import argparse
 from pathlib import Path
 
 import torch
 from resnet_study.core import get_device
 from resnet_study.metrics import variants_table, cards_markdown
-
-
-def cpu_name():
-    try:
-        for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'): return line.split(':', 1)[1].strip()
-    except OSError: pass
-    return platform.processor() or platform.machine()
+from common import cpu_name, report
 
 
 def main(argv=None):
@@ -30,6 +23,7 @@ def main(argv=None):
     p.add_argument('--throughput-iters', type=int, default=3)
     p.add_argument('--precision', default='fp32', help="'fp32', 'bf16', 'fp16' or 'auto'")
     p.add_argument('--no-channels-last', dest='channels_last', action='store_false')
+    p.add_argument('--out', type=Path, help='also write the table to this markdown file')
     a = p.parse_args(argv)
     try:
         df = variants_table(batch_size=a.batch_size, warmup=a.warmup, iters=a.iters, device=a.device, threads=a.threads,
@@ -39,10 +33,10 @@ def main(argv=None):
     r = df.iloc[0]
     dev = get_device(r.device)
     where = torch.cuda.get_device_name(dev) if dev.type == 'cuda' else cpu_name()
-    print(f"Mini-ResNet variants, 64x64 input, 25 classes. Latency at batch {r.batch_size}: {r.iters} passes after "
-          f"{r.warmup} warm-up; {r.device} ({where}), {r.threads} threads, {r.precision}, "
-          f"{'channels-last' if r.channels_last else 'NCHW'}, torch {torch.__version__}.\n")
-    print(cards_markdown(df))
+    head = (f"Mini-ResNet variants, 64x64 input, 25 classes. Latency at batch {r.batch_size}: {r.iters} passes after "
+            f"{r.warmup} warm-up; {r.device} ({where}), {r.threads} threads, {r.precision}, "
+            f"{'channels-last' if r.channels_last else 'NCHW'}, torch {torch.__version__}.")
+    report(head + '\n\n' + cards_markdown(df), a.out)
 
 
 if __name__ == '__main__': main()

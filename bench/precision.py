@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse, json, os, subprocess, sys, time
 from pathlib import Path
 
+from fastcore.basics import num_cpus
+
 ISAS = {'native': None, 'AVX512_CORE (as on Skylake / Cascade Lake)': 'AVX512_CORE'}
 
 
@@ -44,13 +46,20 @@ def child(a):
     print(json.dumps(dict(ms=best, onednn_bf16=bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()), cpu_has_bf16=cpu_has_bf16())))
 
 
+def isa_row(name, res) -> dict:
+    "One instruction set's measurement as table cells."
+    f32, b16 = res['ms']['fp32'], res['ms']['bf16']
+    return {'oneDNN instruction set': name, "oneDNN's bf16 check": str(res['onednn_bf16']), 'fp32 ms/step': f"{f32:.0f}",
+            'bf16 ms/step': f"{b16:.0f}", 'bf16 speed-up over fp32': f"**{f32 / b16:.2f}×**"}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--variant', default='basic_post')
     ap.add_argument('--batch', type=int, default=64)
     ap.add_argument('--steps', type=int, default=3, help='timed steps per round and precision')
     ap.add_argument('--rounds', type=int, default=3)
-    ap.add_argument('--threads', type=int, default=len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count())
+    ap.add_argument('--threads', type=int, default=num_cpus(), help=f'torch.set_num_threads (default: the cores available, {num_cpus()})')
     ap.add_argument('--out', type=Path, help='also write the table to this markdown file')
     ap.add_argument('--child', action='store_true', help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -59,8 +68,9 @@ def main(argv=None):
     if min(a.batch, a.steps, a.rounds, a.threads) < 1: ap.error('--batch, --steps, --rounds and --threads must be at least 1')
     if a.child: return child(a)
 
-    import torch
-    from train_throughput import cpu_name
+    import pandas as pd, torch
+    from common import check_markdown, cpu_name, markdown, report
+    check_markdown()
     from resnet_study.core import cpu_has_bf16, get_precision
     t_start = time.time()
     args = [sys.executable, __file__, '--child', '--variant', a.variant, '--batch', str(a.batch), '--steps', str(a.steps),
@@ -78,14 +88,7 @@ def main(argv=None):
             f"torch {torch.__version__} · {cpu_name()} · {a.threads} threads · this CPU's bf16 instructions: "
             f"AVX512-BF16 {'yes' if torch.cpu._is_avx512_bf16_supported() else 'no'}, AMX {'yes' if torch.cpu._is_amx_tile_supported() else 'no'} · "
             f"`cpu_has_bf16()` {cpu_has_bf16()}, so the runtime trains in {get_precision(None, 'cpu')} · run took {(time.time() - t_start) / 60:.1f} min")
-    lines = [head, '', "| oneDNN instruction set | oneDNN's bf16 check | fp32 ms/step | bf16 ms/step | bf16 speed-up over fp32 |",
-             '|---|---|---:|---:|---:|']
-    for name, res in rows:
-        f32, b16 = res['ms']['fp32'], res['ms']['bf16']
-        lines.append(f"| {name} | {res['onednn_bf16']} | {f32:.0f} | {b16:.0f} | **{f32 / b16:.2f}×** |")
-    md = '\n'.join(lines)
-    print('\n' + md)
-    if a.out: a.out.write_text(md + '\n'); print(f"\nwritten: {a.out}")
+    report(head + '\n\n' + markdown(pd.DataFrame([isa_row(name, res) for name, res in rows]), align=('left',) * 2 + ('right',) * 3), a.out)
 
 
 if __name__ == '__main__':

@@ -37,70 +37,26 @@ step time; for the project that is `train_batches` building the batch, for the b
 DataLoader's workers.
 """
 from __future__ import annotations
-import argparse, copy, hashlib, os, platform, shutil, sys, tempfile, time, warnings
+import argparse, hashlib, os, shutil, sys, tempfile, time
 from pathlib import Path
 from unittest.mock import patch
 
+import pandas as pd
 import torch
 import torch.nn.functional as F
+from fastcore.basics import num_cpus
 
-from resnet_study.core import Runtime, cache_dir, get_device
-from resnet_study.data import (DataError, TinyImageNetArchive, archive_identity, load_tiny_imagenet, resolve_data_path,
-                               select_classes, train_batches, IMAGENET_MEAN, IMAGENET_STD)
+from resnet_study.core import Runtime, cache_dir, get_device, set_seed
+from resnet_study.data import DataError, TinyImageNetArchive, archive_identity, resolve_data_path, select_classes
+from resnet_study.batches import load_tiny_imagenet, train_batches, IMAGENET_MEAN, IMAGENET_STD
 from resnet_study.model import MiniResNet, VARIANTS
-from resnet_study.core import set_seed
 from resnet_study.config import RunConfig
+from resnet_study.metrics import count_macs
 from resnet_study.train import make_optimizer, make_scheduler, make_step
+from common import check_markdown, cpu_name, make_sync, markdown, matmul_ceiling, report
 
 BATCH_SIZE = 128
 N_CLASSES, CLASS_SEED = 25, 42
-
-
-# ---------------------------------------------------------------------------------------------------- helpers
-def cpu_name() -> str:
-    try:
-        for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'): return line.split(':', 1)[1].strip()
-    except OSError: pass
-    return platform.processor() or platform.machine()
-
-def n_cores() -> int:
-    try: return len(os.sched_getaffinity(0))
-    except AttributeError: return os.cpu_count() or 1
-
-def forward_macs(variant) -> int:
-    "Forward multiply-accumulates of one 64×64 image (thop, through resnet_study.metrics when available)."
-    try:
-        from resnet_study.metrics import count_macs
-        return int(count_macs(MiniResNet(variant), input_size=(1, 3, 64, 64)))
-    except ImportError:
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')
-            import thop
-        m = copy.deepcopy(MiniResNet(variant))
-        macs, _ = thop.profile(m, inputs=(torch.randn(1, 3, 64, 64),), verbose=False)
-        return int(macs)
-
-def make_sync(device):
-    return (lambda: torch.cuda.synchronize(device)) if device.type == 'cuda' else (lambda: None)
-
-
-# ---------------------------------------------------------------------------------------------------- (c) ceiling
-def matmul_ceiling(device, sizes=None, repeats=5) -> dict:
-    "Best achieved GFLOP/s of square matmuls, per dtype name ('bf16', 'fp32')."
-    sizes = sizes or ((4096, 8192) if device.type == 'cuda' else (2048, 4096))
-    sync, out = make_sync(device), {}
-    for name, dt in (('bf16', torch.bfloat16), ('fp32', torch.float32)):
-        best = 0.0
-        for n in sizes:
-            a, b = torch.randn(n, n, device=device, dtype=dt), torch.randn(n, n, device=device, dtype=dt)
-            a @ b; sync()  # warm-up: kernel selection, packing buffers
-            for _ in range(repeats):
-                t0 = time.perf_counter(); a @ b; sync()
-                best = max(best, 2 * n ** 3 / (time.perf_counter() - t0) / 1e9)
-            del a, b
-        out[name] = best
-    return out
 
 
 # ---------------------------------------------------------------------------------------------------- timing loop
@@ -271,50 +227,51 @@ def profile_step(b: Bench, steps) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------------- table
+NA = '—'
+
+def gflops(macs, b: Bench) -> float:
+    "Training GFLOP/s of `b`'s best round: forward and backward ≈ 3 forward passes, 2 FLOP per multiply-accumulate."
+    return 6 * macs * b.img_per_s / 1e9
+
 def _range(b): return '–'.join(f'{x:.0f}' for x in (min(b.all_img_per_s), max(b.all_img_per_s)))
 
-def table(rows, ceil) -> str:
-    lines = ['| variant | fwd MMAC/img | project img/s | baseline img/s | ratio (a)/(b) | data share (a) | data wait (b) '
-             '| project GFLOP/s | % of bf16 ceiling | baseline GFLOP/s | % of fp32 ceiling | rounds (a) img/s | rounds (b) img/s | steps (a)/(b) |',
-             '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
-    for r in rows:
-        p, b, macs = r.get('project'), r.get('baseline'), r['macs']
-        gf = lambda t: 6 * macs * t.img_per_s / 1e9
-        na = '—'
-        cells = [f"`{r['variant']}`", f"{macs / 1e6:.0f}", f"{p.img_per_s:.1f}" if p else na,
-                 f"{b.img_per_s:.1f}" if b else na, f"**{p.img_per_s / b.img_per_s:.2f}×**" if p and b else na,
-                 f"{100 * p.data_share:.1f}%" if p else na, f"{100 * b.data_share:.1f}%" if b else na,
-                 f"{gf(p):.0f}" if p else na, f"{100 * gf(p) / ceil['bf16']:.0f}%" if p else na,
-                 f"{gf(b):.0f}" if b else na, f"{100 * gf(b) / ceil['fp32']:.0f}%" if b else na,
-                 _range(p) if p else na, _range(b) if b else na,
-                 f"{p.n_steps if p else na}/{b.n_steps if b else na}"]
-        lines.append('| ' + ' | '.join(cells) + ' |')
-    return '\n'.join(lines)
+def _fmt(b, f):
+    "`f(b)` where configuration `b` was measured, a dash where it was not."
+    return NA if b is None else f(b)
 
+def throughput_row(r, ceil) -> dict:
+    "(a) against (b) for one variant."
+    p, b, macs = r.get('project'), r.get('baseline'), r['macs']
+    return {'variant': f"`{r['variant']}`", 'fwd MMAC/img': f"{macs / 1e6:.0f}",
+            'project img/s': _fmt(p, lambda p: f"{p.img_per_s:.1f}"), 'baseline img/s': _fmt(b, lambda b: f"{b.img_per_s:.1f}"),
+            'ratio (a)/(b)': f"**{p.img_per_s / b.img_per_s:.2f}×**" if p and b else NA,
+            'data share (a)': _fmt(p, lambda p: f"{100 * p.data_share:.1f}%"), 'data wait (b)': _fmt(b, lambda b: f"{100 * b.data_share:.1f}%"),
+            'project GFLOP/s': _fmt(p, lambda p: f"{gflops(macs, p):.0f}"),
+            '% of bf16 ceiling': _fmt(p, lambda p: f"{100 * gflops(macs, p) / ceil['bf16']:.0f}%"),
+            'baseline GFLOP/s': _fmt(b, lambda b: f"{gflops(macs, b):.0f}"),
+            '% of fp32 ceiling': _fmt(b, lambda b: f"{100 * gflops(macs, b) / ceil['fp32']:.0f}%"),
+            'rounds (a) img/s': _fmt(p, _range), 'rounds (b) img/s': _fmt(b, _range),
+            'steps (a)/(b)': f"{_fmt(p, lambda p: p.n_steps)}/{_fmt(b, lambda b: b.n_steps)}"}
 
-def compile_table(rows, ceil) -> str:
-    lines = ['| variant | eager img/s | compiled img/s | speed-up | compiled GFLOP/s | % of bf16 ceiling | warm-up incl. compilation (empty cache) | rounds (d) img/s |',
-             '|---|---:|---:|---:|---:|---:|---:|---:|']
-    for r in rows:
-        p, c, macs = r.get('project'), r.get('compiled'), r['macs']
-        if c is None: continue
-        gf = 6 * macs * c.img_per_s / 1e9
-        lines.append(f"| `{r['variant']}` | {p.img_per_s:.1f} | {c.img_per_s:.1f} | **{c.img_per_s / p.img_per_s:.2f}×** | {gf:.0f} | "
-                     f"{100 * gf / ceil['bf16']:.0f}% | {c.warm_s:.0f} s | {_range(c)} |")
-    return '\n'.join(lines)
+def compile_row(r, ceil) -> dict:
+    "(d) against (a) for one variant."
+    p, c, macs = r['project'], r['compiled'], r['macs']
+    return {'variant': f"`{r['variant']}`", 'eager img/s': f"{p.img_per_s:.1f}", 'compiled img/s': f"{c.img_per_s:.1f}",
+            'speed-up': f"**{c.img_per_s / p.img_per_s:.2f}×**", 'compiled GFLOP/s': f"{gflops(macs, c):.0f}",
+            '% of bf16 ceiling': f"{100 * gflops(macs, c) / ceil['bf16']:.0f}%",
+            'warm-up incl. compilation (empty cache)': f"{c.warm_s:.0f} s", 'rounds (d) img/s': _range(c)}
 
-def profile_table(rows, ceil) -> str:
-    lines = ['| variant | ' + ' | '.join(PROFILE_GROUPS) + ' | profiled ms/step | convolutions alone GFLOP/s | '
-             'bound: % of bf16 ceiling if only convolutions took time |',
-             '|---|' + '---:|' * (len(PROFILE_GROUPS) + 3)]
-    for r in rows:
-        pr, p, macs = r.get('profile'), r.get('project'), r['macs']
-        if pr is None: continue
-        conv = pr['shares'][PROFILE_GROUPS[0]] + pr['shares'][PROFILE_GROUPS[1]]
-        gf_conv = 6 * macs * p.img_per_s / 1e9 / conv
-        lines.append(f"| `{r['variant']}` | " + ' | '.join(f"{100 * pr['shares'][g]:.0f}%" for g in PROFILE_GROUPS)
-                     + f" | {pr['ms_per_step']:.0f} | {gf_conv:.0f} | {100 * gf_conv / ceil['bf16']:.0f}% |")
-    return '\n'.join(lines)
+def profile_row(r, ceil) -> dict:
+    "(e) for one variant: its step's time by operator group, and what the convolutions alone reach."
+    pr, p, macs = r['profile'], r['project'], r['macs']
+    gf_conv = gflops(macs, p) / (pr['shares'][PROFILE_GROUPS[0]] + pr['shares'][PROFILE_GROUPS[1]])
+    return {'variant': f"`{r['variant']}`", **{g: f"{100 * pr['shares'][g]:.0f}%" for g in PROFILE_GROUPS},
+            'profiled ms/step': f"{pr['ms_per_step']:.0f}", 'convolutions alone GFLOP/s': f"{gf_conv:.0f}",
+            'bound: % of bf16 ceiling if only convolutions took time': f"{100 * gf_conv / ceil['bf16']:.0f}%"}
+
+def table(row, rows, ceil, needs=()) -> str:
+    "The markdown table of `row(r, ceil)` for every variant `r` that has all of `needs`."
+    return markdown(pd.DataFrame([row(r, ceil) for r in rows if all(r.get(k) is not None for k in needs)]))
 
 
 # ---------------------------------------------------------------------------------------------------- main
@@ -330,8 +287,8 @@ def parse_args(argv=None):
     p.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=VARIANTS, help='variants for the project loop')
     p.add_argument('--baseline-variants', nargs='*', default=None, choices=VARIANTS,
                    help='variants for the baseline loop (default: the same as --variants; none: no baseline)')
-    p.add_argument('--threads', type=int, default=n_cores(),
-                   help=f'torch.set_num_threads for the main process, for every configuration (default: the cores available, {n_cores()})')
+    p.add_argument('--threads', type=int, default=num_cpus(),
+                   help=f'torch.set_num_threads for the main process, for every configuration (default: the cores available, {num_cpus()})')
     p.add_argument('--workers', type=int, default=2, help='DataLoader workers of the baseline (default 2)')
     p.add_argument('--device', default=None, help="'cpu', 'cuda' or auto (default)")
     p.add_argument('--seed', type=int, default=0)
@@ -352,6 +309,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    check_markdown()
     if not args.compile: return _main(args)
     # an empty compilation cache, so that (d)'s warm-up shows what a first `fit(..., compile=True)` pays
     with tempfile.TemporaryDirectory(prefix='inductor-cache-') as d, patch.dict(os.environ, TORCHINDUCTOR_CACHE_DIR=d):
@@ -374,7 +332,7 @@ def _main(args):
 
     try: data = load_tiny_imagenet(data_path, n_classes=N_CLASSES, class_seed=CLASS_SEED)
     except DataError as e: sys.exit(f"error: {e}")
-    header = (f"torch {torch.__version__} · {cpu_name()} · {n_cores()} cores · torch.set_num_threads({torch.get_num_threads()}) "
+    header = (f"torch {torch.__version__} · {cpu_name()} · {num_cpus()} cores · torch.set_num_threads({torch.get_num_threads()}) "
               f"in the main process, DataLoader workers {args.workers} × 1 thread · device {device}"
               + (f" ({torch.cuda.get_device_name(device)})" if device.type == 'cuda' else '')
               + f" · project runtime {rt.precision} autocast, channels_last={rt.channels_last} · batch {BATCH_SIZE} · "
@@ -427,7 +385,7 @@ def _main(args):
         if not getattr(b, 'finite', lambda: True)(): sys.exit(f"error: the project loop diverged (non-finite loss) for {b.variant}")
     rows = []
     for v in order:
-        r = dict(variant=v, macs=forward_macs(v))
+        r = dict(variant=v, macs=count_macs(MiniResNet(v)))
         for b in benches:
             if b.variant == v: r[b.kind] = b
         if v in profiles: r['profile'] = profiles[v]
@@ -443,25 +401,21 @@ def _main(args):
         + (f", at most {args.max_seconds:.0f} s measured per configuration" if args.max_seconds else '')
         + f"; each configuration's best round is reported · run took {wall / 60:.1f} min · 1-min load average "
         f"{load0:.1f} at the start, {load1:.1f} at the end (this run alone accounts for about {args.threads}; "
-        f"more means other jobs shared the {n_cores()} cores)", '',
-        table(rows, ceil), '',
+        f"more means other jobs shared the {num_cpus()} cores)", '',
+        table(throughput_row, rows, ceil), '',
         "(a) project loop: `train_batches` + the step of `fit` (autocast forward, cross-entropy, zero_grad, backward, SGD, "
         "scheduler). (b) ImageFolder + per-sample RandomCrop(64, padding=4)/RandomHorizontalFlip/ToTensor/Normalize + "
         f"DataLoader(batch_size=128, shuffle=True, num_workers={args.workers}), eager fp32 NCHW, same initial weights and optimiser. "
         "img/s, data share and GFLOP/s are from each configuration's best round; \"rounds\" gives the worst–best round. "
         "Data share: time obtaining the next batch / whole step time. GFLOP/s = 3 × forward MACs (thop) × 2 FLOP/MAC × img/s."]
         + (['', '(d) The project loop under `torch.compile(model)` (inductor), as `fit(..., compile=True)` runs it, against (a) in the same rounds:', '',
-            compile_table(rows, ceil)] if args.compile else [])
+            table(compile_row, rows, ceil, needs=('compiled',))] if args.compile else [])
         + (['', f"(e) Where (a)'s step time goes: torch.profiler self CPU time of the aten operators over {args.profile} step(s) "
             "per variant, grouped by operator name (\"everything else\": the residual adds, the loss, the optimiser, copies). "
             "\"Convolutions alone\" = the step's FLOPs (as above) / the convolutions' share of the best round's step time; the "
             "bound is that over the bf16 ceiling: what the step would reach if batch norm, ReLU and the rest cost nothing.", '',
-            profile_table(rows, ceil)] if args.profile else []))
-    print('\n' + md, flush=True)
-    if args.out:
-        out = Path(args.out); out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(md + '\n')
-        print(f"\nwrote {out}")
+            table(profile_row, rows, ceil, needs=('profile',))] if args.profile else []))
+    report(md, args.out)
     return rows
 
 

@@ -123,7 +123,9 @@ def status_table(out, cfgs) -> tuple:
         lines.append(f"  {c.run_name:<28} {what}" + (f' — {n}' if (n := where_note(out/c.run_name)) else ''))
     try: dev = Runtime(cfgs[0].device).device.type if cfgs else 'cpu'
     except ValueError: dev = 'cuda'  # asked for a GPU this machine lacks: the estimate is for where it will run
-    return lines, expected_seconds(cfgs, dev, done, measured_rate(out, cfgs))
+    try: measured = study_runs(out, cfgs[0]) if cfgs else []  # every run of the study has timed this machine, not only these
+    except (StudyError, ConfigError): measured = []
+    return lines, expected_seconds(cfgs, dev, done, measured_rate(out, measured or cfgs))
 
 # %% ../nbs/14_runner.ipynb #f572cd55
 class StudyStopped(KeyboardInterrupt):

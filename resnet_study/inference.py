@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 import torch.nn.functional as F
 from PIL import Image
-from .core import atomic_path, get_device, record
+from .core import atomic_path, atomic_write_json, get_device, record
 from .batches import IMAGENET_MEAN, IMAGENET_STD, normalize
 from .model import MiniResNet
 
 # %% auto #0
-__all__ = ['IMAGE_SUFFIXES', 'RunError', 'TrainedModel', 'load_run', 'read_image', 'predict', 'model_card', 'export']
+__all__ = ['IMAGE_SUFFIXES', 'RunError', 'TrainedModel', 'load_run', 'read_image', 'predict', 'model_json', 'export']
 
 # %% ../nbs/15_inference.ipynb #79887f96
 class RunError(ValueError):
@@ -143,14 +143,6 @@ def predict(trained: TrainedModel, images, topk=5, batch_size=256) -> pd.DataFra
                          'prob': p[:, 0].tolist(), 'topk_names': names, 'topk_probs': p.tolist()})
 
 # %% ../nbs/15_inference.ipynb #5b6598f0
-def _write_atomic(path, write):
-    "Call `write(tmp)` for a temporary file beside `path`, give it the permissions of a new file, rename it to `path`."
-    with atomic_path(path) as tmp:
-        write(tmp)
-        umask = os.umask(0); os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-    return Path(path)
-
 def _onnx_runtime():
     "onnxruntime, after checking that the exporter's packages are there; else one error saying how to get them."
     try: import onnx, onnxscript, onnxruntime
@@ -185,7 +177,7 @@ def _run_onnx(path, x):
 _EXPORTERS = {'torchscript': ('model.pt', _save_torchscript, _run_torchscript), 'onnx': ('model.onnx', _save_onnx, _run_onnx)}
 
 # %% ../nbs/15_inference.ipynb #8c58240c
-def model_card(trained: TrainedModel) -> dict:
+def model_json(trained: TrainedModel) -> dict:
     "What `model.json` says: how to prepare the input, what the outputs are, and the run the model comes from."
     s = trained.size
     return record(variant=trained.variant, n_classes=len(trained.wnids), wnids=list(trained.wnids), names=list(trained.names),
@@ -212,6 +204,7 @@ def export(trained, fmt='torchscript', dest=None) -> Path:
         with torch.no_grad(): want = model(x3)
         try: torch.testing.assert_close(run(tmp, x3), want, rtol=1e-4, atol=1e-4)
         except AssertionError as e: raise RuntimeError(f"the exported {fmt} model disagrees with PyTorch: {_one_line(e)}") from None
-    path = _write_atomic(Path(dest or trained.run_dir)/name, write)
-    _write_atomic(path.parent/'model.json', lambda tmp: tmp.write_text(json.dumps(model_card(trained), indent=2) + '\n'))
+    path = Path(dest or trained.run_dir)/name
+    with atomic_path(path) as tmp: write(tmp)
+    atomic_write_json(path.parent/'model.json', model_json(trained))
     return path

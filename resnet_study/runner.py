@@ -112,8 +112,8 @@ def study_runs(out, like: RunConfig = None) -> list:
     return [config_from_dict(dict(rec['experiment'], **ex, **{k: r[k] for k in ('variant', 'seed', 'blocks_per_stage')}), str(Path(out)/STUDY_JSON))
             for r in rec['runs']]
 
-def status_table(out, cfgs) -> tuple:
-    "Lines describing each run of `cfgs` in `out` (state, epochs), and the seconds left on this machine."
+def status_table(out, cfgs, jobs=1) -> tuple:
+    "Lines describing each run of `cfgs` in `out` (state, epochs), and the seconds left on this machine training `jobs` at a time."
     out, lines, done = Path(out), [], {}
     for c in cfgs:
         st, k = run_status(out/c.run_name), epochs_done(out/c.run_name)
@@ -125,7 +125,8 @@ def status_table(out, cfgs) -> tuple:
     except ValueError: dev = 'cuda'  # asked for a GPU this machine lacks: the estimate is for where it will run
     try: measured = study_runs(out, cfgs[0]) if cfgs else []  # every run of the study has timed this machine, not only these
     except (StudyError, ConfigError): measured = []
-    return lines, expected_seconds(cfgs, dev, done, measured_rate(out, measured or cfgs))
+    left = sum(done[c.run_name] < c.epochs for c in cfgs)  # runs in parallel share the work, not the time per run
+    return lines, expected_seconds(cfgs, dev, done, measured_rate(out, measured or cfgs)) / max(1, min(jobs, left))
 
 # %% ../nbs/14_runner.ipynb #f572cd55
 class StudyStopped(KeyboardInterrupt):
@@ -216,7 +217,7 @@ def run_study(base: RunConfig, variants=None, seeds=None, depths=None, out='resu
     check_request(base, out, jobs, executor, executor_opts)
     for c in cfgs: check_run_folder(c, out)
     if dry_run:
-        lines, left = status_table(out, cfgs)
+        lines, left = status_table(out, cfgs, jobs)
         print(f"plan: {len(cfgs)} runs in {out}\n" + '\n'.join(lines) + f"\nexpected: {format_time(left)}. Nothing was written (--dry-run).")
         return []
     data = inspect_data(base.data or None, base.n_classes)
@@ -226,7 +227,7 @@ def run_study(base: RunConfig, variants=None, seeds=None, depths=None, out='resu
     if data['synthetic']: say("SYNTHETIC DATA: these runs train on generated random images, not Tiny-ImageNet — a check of the machinery, not a result.")
     out.mkdir(parents=True, exist_ok=True)
     rec = grow_study(out, base, data, cfgs)
-    lines, left = status_table(out, cfgs)
+    lines, left = status_table(out, cfgs, jobs)
     todo = [c for c in cfgs if run_status(out/c.run_name) != 'done']
     say(f"study in {out}: {len(rec['runs'])} runs recorded; this command asks for {len(cfgs)}, {len(cfgs) - len(todo)} already done, "
         f"{len(todo)} to run{f', {jobs} at a time' if jobs > 1 else ''}. Expected: {format_time(left)} on this machine.")

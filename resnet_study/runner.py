@@ -125,8 +125,8 @@ def status_table(out, cfgs, jobs=1) -> tuple:
     except ValueError: dev = 'cuda'  # asked for a GPU this machine lacks: the estimate is for where it will run
     try: measured = study_runs(out, cfgs[0]) if cfgs else []  # every run of the study has timed this machine, not only these
     except (StudyError, ConfigError): measured = []
-    left = sum(done[c.run_name] < c.epochs for c in cfgs)  # runs in parallel share the work, not the time per run
-    return lines, expected_seconds(cfgs, dev, done, measured_rate(out, measured or cfgs)) / max(1, min(jobs, left))
+    unfinished = sum(done[c.run_name] < c.epochs for c in cfgs)  # runs in parallel share the work, not the time per run
+    return lines, expected_seconds(cfgs, dev, done, measured_rate(out, measured or cfgs)) / max(1, min(jobs, unfinished))
 
 # %% ../nbs/14_runner.ipynb #f572cd55
 class StudyStopped(KeyboardInterrupt):

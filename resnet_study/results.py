@@ -15,9 +15,9 @@ from .stats import bootstrap_ci, compare_runs, summarise_runs, COMPARE_COLUMNS
 # %% auto #0
 __all__ = ['STUDY_JSON', 'LATENCY_JSON', 'PARAMS_JSON', 'METRICS_JSON', 'FAILED_JSON', 'HISTORY_CSV', 'TIMINGS_CSV', 'CHECKPOINT',
            'TRAIN_NB', 'REPORT_NB', 'NUMBER', 'METRICS_SCHEMA', 'HE_2016', 'read_json', 'read_study', 'epochs_done',
-           'metrics_problem', 'run_status', 'arch_key', 'load_runs', 'load_history', 'summary_table',
-           'comparisons_table', 'findings', 'variant_colors', 'per_class_table', 'noisy_latency', 'settings',
-           'load_results']
+           'trained_precision', 'metrics_problem', 'run_status', 'arch_key', 'load_runs', 'load_history',
+           'summary_table', 'comparisons_table', 'findings', 'variant_colors', 'per_class_table', 'noisy_latency',
+           'settings', 'load_results']
 
 # %% ../nbs/09_results.ipynb #2926fd13
 STUDY_JSON, LATENCY_JSON, PARAMS_JSON, METRICS_JSON, FAILED_JSON = 'study.json', 'latency.json', 'params.json', 'metrics.json', 'failed.json'
@@ -46,6 +46,15 @@ def epochs_done(run_dir) -> int:
         try: n = max(n, int(torch.load(d/CHECKPOINT, map_location='cpu', weights_only=False)['epoch']) + 1)
         except Exception: pass  # an unreadable checkpoint: the rerun says so
     return n
+
+def trained_precision(run_dir) -> str | None:
+    "The precision the run in `run_dir` trained in: its final record's, else its checkpoint's; None before its first epoch."
+    d = Path(run_dir); m = read_json(d/METRICS_JSON)
+    if isinstance(m, dict) and isinstance(m.get('runtime'), dict) and m['runtime'].get('precision'): return m['runtime']['precision']
+    if not (d/CHECKPOINT).exists(): return None
+    import torch
+    try: return torch.load(d/CHECKPOINT, map_location='cpu', weights_only=False)['runtime']['precision']
+    except Exception: return None  # unreadable, or older than the runtime record
 
 NUMBER = (int, float)
 METRICS_SCHEMA = dict(variant=str, params=int, macs=NUMBER, best_val_acc=NUMBER, final_val_acc=NUMBER, train_time_s=NUMBER, epochs_run=int)

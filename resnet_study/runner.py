@@ -14,7 +14,7 @@ from fastprogress.core import format_time
 from .core import atomic_write_json, record, version_problem, Runtime
 from .data import inspect_data
 from .config import RunConfig, ConfigError, EXECUTION, plan, experiment, differences, config_from_dict
-from .results import TIMINGS_CSV, STUDY_JSON, LATENCY_JSON, PARAMS_JSON, METRICS_JSON, FAILED_JSON, TRAIN_NB, read_json, run_status, epochs_done, arch_key
+from .results import TIMINGS_CSV, STUDY_JSON, LATENCY_JSON, PARAMS_JSON, METRICS_JSON, FAILED_JSON, TRAIN_NB, read_json, read_study, run_status, epochs_done, arch_key, trained_precision
 from .execute import interrupt_kernels, _STOP
 from .publish import build_report
 from .claims import where_note, mark_queued, unmark_queued
@@ -22,8 +22,8 @@ from .executors import check_executor, runs_here, make_executor, train_run, loca
 
 # %% auto #0
 __all__ = ['SEC_PER_IMAGE_EPOCH', 'RUN_OVERHEAD_S', 'expected_seconds', 'measured_rate', 'StudyError', 'check_request',
-           'check_study', 'grow_study', 'check_run_folder', 'study_runs', 'status_table', 'StudyStopped', 'run_study',
-           'measure_study_latency']
+           'check_study', 'grow_study', 'check_run_folder', 'study_precisions', 'keep_precision', 'study_runs',
+           'status_table', 'StudyStopped', 'run_study', 'measure_study_latency']
 
 # %% ../nbs/14_runner.ipynb #ee9726e5
 SEC_PER_IMAGE_EPOCH = {'cpu': 9.8e-3, 'cuda': 4e-4}  # at 2 blocks per stage
@@ -101,6 +101,29 @@ def check_run_folder(cfg: RunConfig, out):
     except ConfigError as e: raise StudyError(str(e)) from None
     diff = differences(experiment(had), experiment(cfg))
     if diff: raise StudyError(f"{d} holds a run with other settings ({'; '.join(diff)}: recorded vs asked): use another --out, or move that folder away")
+
+# %% ../nbs/14_runner.ipynb #5d139ec5
+def study_precisions(out, names) -> dict:
+    "{precision: [run names]} over the runs `names` in `out` that have trained at least an epoch."
+    had = {}
+    for n in names:
+        if (p := trained_precision(Path(out)/n)): had.setdefault(p, []).append(n)
+    return had
+
+def keep_precision(out, base: RunConfig, cfgs, here: str | None) -> tuple:
+    "`(base, note)`: `auto` becomes the precision the trained runs of the study in `out` (and of `cfgs`) share; `here` is what auto picks on this machine (None: elsewhere)."
+    names = dict.fromkeys([r.get('run') for r in read_study(out).get('runs', []) if isinstance(r, dict)] + [c.run_name for c in cfgs])
+    had = study_precisions(out, [n for n in names if isinstance(n, str)])
+    if not had: return base, None
+    if len(had) > 1: return base, f"precision: the study's trained runs already mix {', '.join(f'{p} ({len(v)} runs)' for p, v in had.items())}; the report lists each run's"
+    (p, runs), = had.items()
+    if base.precision == 'auto':
+        if p == here: return base, None
+        why = f"auto would pick {here} on this machine" if here else "where they train, auto could pick another"
+        return replace(base, precision=p), f"precision: {p}, as the study's {len(runs)} trained run(s) ({why}); pass --precision to choose"
+    if base.precision != p:
+        return base, f"--precision {base.precision}: the study's {len(runs)} trained run(s) used {p}, so its comparisons will mix precisions (the report lists each run's)"
+    return base, None
 
 # %% ../nbs/14_runner.ipynb #cc6d548f
 def study_runs(out, like: RunConfig = None) -> list:
@@ -214,8 +237,11 @@ def run_study(base: RunConfig, variants=None, seeds=None, depths=None, out='resu
               remeasure=False, dry_run=False, executor='local', executor_opts=None):
     "Plan, check, grow the record, train what is not done, measure latency, build the report; returns the failed runs."
     cfgs, out = plan(base, variants, seeds, depths), Path(out).expanduser().resolve()
-    check_request(base, out, jobs, executor, executor_opts)
+    rt = check_request(base, out, jobs, executor, executor_opts)
     for c in cfgs: check_run_folder(c, out)
+    base, note = keep_precision(out, base, cfgs, rt.precision if rt else None)
+    if note: print(note, flush=True)
+    cfgs = [replace(c, precision=base.precision) for c in cfgs]
     if dry_run:
         lines, left = status_table(out, cfgs, jobs)
         print(f"plan: {len(cfgs)} runs in {out}\n" + '\n'.join(lines) + f"\nexpected: {format_time(left)}. Nothing was written (--dry-run).")

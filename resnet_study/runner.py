@@ -115,14 +115,14 @@ def keep_precision(out, base: RunConfig, cfgs, here: str | None) -> tuple:
     names = dict.fromkeys([r.get('run') for r in read_study(out).get('runs', []) if isinstance(r, dict)] + [c.run_name for c in cfgs])
     had = study_precisions(out, [n for n in names if isinstance(n, str)])
     if not had: return base, None
-    if len(had) > 1: return base, f"precision: the study's trained runs already mix {', '.join(f'{p} ({len(v)} runs)' for p, v in had.items())}; the report lists each run's"
+    if len(had) > 1: return base, f"precision: the study's trained runs already mix {', '.join(f'{p} ({len(v)} runs)' for p, v in had.items())}; the report's settings flag the mix"
     (p, runs), = had.items()
     if base.precision == 'auto':
         if p == here: return base, None
         why = f"auto would pick {here} on this machine" if here else "where they train, auto could pick another"
         return replace(base, precision=p), f"precision: {p}, as the study's {len(runs)} trained run(s) ({why}); pass --precision to choose"
     if base.precision != p:
-        return base, f"--precision {base.precision}: the study's {len(runs)} trained run(s) used {p}, so its comparisons will mix precisions (the report lists each run's)"
+        return base, f"--precision {base.precision}: the study's {len(runs)} trained run(s) used {p}, so its comparisons will mix precisions (the report's settings flag the mix)"
     return base, None
 
 # %% ../nbs/14_runner.ipynb #cc6d548f

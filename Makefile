@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 DATA ?= $(TINY_IMAGENET)
 STUDY_ARGS ?=
 
-.PHONY: install study test test-notebooks check-sync clean
+.PHONY: install study test test-notebooks check-sync readme clean
 
 install: $(VENV)/.installed
 
@@ -36,6 +36,19 @@ check-sync: install
 	   && diff -r -x __pycache__ resnet_study "$$tmp"/resnet_study && diff -r -x .ipynb_checkpoints nbs "$$tmp"/nbs; \
 	then rm -rf "$$tmp"; echo "check-sync: resnet_study/ matches the notebooks, and the notebooks are clean"; \
 	else rm -rf "$$tmp"; echo "check-sync: run nbdev_export and nbdev_clean: notebooks and resnet_study/ differ, or a notebook is not clean"; exit 1; fi
+
+# README quotes each committed study through a digest block (make test checks each against its records) and shows
+# figures from its report. After committing a study's runs, `make readme` rewrites both from the committed records
+# alone (a copy of HEAD's studies/, so runs still training here change nothing); then commit README.md and assets/.
+README_FIGURES := full/accuracy-intervals:full-study-accuracy full/curves:full-study-curves depth/depth:depth-study
+readme: install
+	@tmp=$$(mktemp -d); git archive HEAD studies | tar -x -C "$$tmp" && cp README.md "$$tmp"/ && \
+	for s in $$(git ls-files 'studies/*/study.json' | xargs -n1 dirname); do \
+	  $(BIN)/resnet-study digest --out "$$tmp/$$s" --into "$$tmp/README.md" && \
+	  $(BIN)/resnet-study report --out "$$tmp/$$s" >/dev/null || { rm -rf "$$tmp"; exit 1; }; done; \
+	cp "$$tmp/README.md" README.md; \
+	for f in $(README_FIGURES); do src=$${f%%:*}; cp "$$tmp/studies/$${src%%/*}/figures/$${src#*/}.png" "assets/$${f#*:}.png" && echo "assets/$${f#*:}.png"; done; \
+	rm -rf "$$tmp"
 
 clean:
 	rm -rf $(VENV) _docs _proc _site

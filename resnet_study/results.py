@@ -4,11 +4,11 @@
 
 # %% ../nbs/09_results.ipynb #e3ecca5c
 from __future__ import annotations
-import json
+import json, re
 from pathlib import Path
 import pandas as pd
 from fastprogress.core import format_time
-from .core import version_problem
+from .core import version_problem, atomic_write_text
 from .blocks import BLOCKS
 from .stats import bootstrap_ci, compare_runs, summarise_runs, COMPARE_COLUMNS
 
@@ -16,8 +16,8 @@ from .stats import bootstrap_ci, compare_runs, summarise_runs, COMPARE_COLUMNS
 __all__ = ['STUDY_JSON', 'LATENCY_JSON', 'PARAMS_JSON', 'METRICS_JSON', 'FAILED_JSON', 'HISTORY_CSV', 'TIMINGS_CSV', 'CHECKPOINT',
            'TRAIN_NB', 'REPORT_NB', 'NUMBER', 'METRICS_SCHEMA', 'HE_2016', 'read_json', 'read_study', 'epochs_done',
            'trained_precision', 'metrics_problem', 'run_status', 'arch_key', 'load_runs', 'load_history',
-           'summary_table', 'comparisons_table', 'findings', 'variant_colors', 'per_class_table', 'noisy_latency',
-           'settings', 'load_results']
+           'summary_table', 'comparisons_table', 'findings', 'digest', 'read_digest', 'put_digest', 'variant_colors',
+           'per_class_table', 'noisy_latency', 'settings', 'load_results']
 
 # %% ../nbs/09_results.ipynb #2926fd13
 STUDY_JSON, LATENCY_JSON, PARAMS_JSON, METRICS_JSON, FAILED_JSON = 'study.json', 'latency.json', 'params.json', 'metrics.json', 'failed.json'
@@ -182,6 +182,43 @@ def findings(runs) -> str:
     lines.append(f"- **For context**: in He et al. (2016), pre-activation lowered CIFAR-10 error by {he} points: a gain that "
                  "grows with depth. A network here has 6n + 2 layers with basic blocks and 9n + 2 with bottlenecks, n blocks per stage.")
     return '\n'.join(lines)
+
+# %% ../nbs/09_results.ipynb #9cca425a
+def _seeds(r): return f"seed{'s' if len(r) > 1 else ''} {', '.join(str(s) for s in sorted(r.seed))}"
+
+def digest(out, runs=None) -> str:
+    "Markdown for a README: runs finished and still to train, accuracy with intervals per design, every comparison — from `out`'s records alone."
+    runs = load_runs(out) if runs is None else runs
+    if not len(runs): return '*No runs are recorded in this study yet.*'
+    several, rows = runs.depth.nunique() > 1, []
+    design = lambda v, d: f'{v}, n={d}' if several else v
+    for (v, d), r in _order(runs).groupby(['variant', 'depth'], sort=False, dropna=False):
+        f = r[r.status == 'done']; some = len(f) and 'final_val_acc' in f
+        rows.append({'design': design(v, d), 'seeds done': f'{len(f)} of {len(r)}', 'params': f'{f.params.iloc[0]:,.0f}' if some else '–',
+                     'MACs (M)': f'{f.macs.iloc[0] / 1e6:.1f}' if some else '–', 'final val acc: mean ± std [95% CI]': _pm(f.final_val_acc) if some else '–'})
+    done, left = runs[runs.status == 'done'], _order(runs[runs.status != 'done'])
+    head = f"**{len(done)} of {len(runs)} runs finished**"
+    if len(left): head += '; still to train: ' + '; '.join(f'{design(v, d)} {_seeds(r)}' for (v, d), r in left.groupby(['variant', 'depth'], sort=False, dropna=False))
+    where = sorted({f'{r.device} {r.precision}' for r in done.itertuples() if isinstance(getattr(r, 'precision', None), str)})
+    head += '.' + (f" Trained on {', '.join(where)}." if where else '')
+    return f"{head}\n\n{pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True, colalign=('left',) + ('right',) * 4)}\n\n{findings(runs)}"
+
+# %% ../nbs/09_results.ipynb #51b350d4
+def _digest_re(key): return re.compile(rf'(<!-- digest {re.escape(key)}\b[^\n]*-->\n)(?:(.*?)\n)?(<!-- /digest {re.escape(key)} -->)', re.S)
+
+def read_digest(doc: str, key: str) -> str | None:
+    "The digest block of study `key` in the text `doc` (between `<!-- digest KEY ... -->` and `<!-- /digest KEY -->`), or None."
+    m = _digest_re(key).search(doc)
+    return (m.group(2) or '') if m else None
+
+def put_digest(path, key: str, text: str) -> bool:
+    "Write `text` into the digest block of study `key` in the file at `path`, atomically; True if that changed the file."
+    path = Path(path); doc = path.read_text()
+    if read_digest(doc, key) is None:
+        raise ValueError(f"{path}: no digest block for {key}: put the lines `<!-- digest {key} -->` and `<!-- /digest {key} -->` where it goes")
+    new = _digest_re(key).sub(lambda m: m.group(1) + text.rstrip('\n') + '\n' + m.group(3), doc, count=1)
+    if new != doc: atomic_write_text(path, new)
+    return new != doc
 
 # %% ../nbs/09_results.ipynb #58219b46
 def variant_colors(variants) -> dict:

@@ -191,13 +191,19 @@ def summarise_runs(runs, metric='final_val_acc') -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 # %% ../nbs/08_stats.ipynb #7247ba95
-def plot_intervals(summary, unit=100, ax=None):
-    "Each row of `summarise_runs`: its mean and bootstrap interval in points (a dot alone where there is no interval)."
+def plot_intervals(summary, unit=100, ax=None, runs=None, colors=None, metric='final_val_acc'):
+    "Each row of `summarise_runs`: its mean and bootstrap interval in points (a dot alone where there is no interval); with `runs`, each seed's value too."
     import matplotlib.pyplot as plt  # here, so that the statistics never need a plotting backend
-    if ax is None: ax = plt.subplots(figsize=(6, 0.4 * len(summary) + 1))[1]
-    s = summary.reset_index(drop=True)
-    m, lo, hi = s['mean'] * unit, s.ci_lo * unit, s.ci_hi * unit
-    ax.errorbar(m, s.index, xerr=[(m - lo).fillna(0), (hi - m).fillna(0)], fmt='o', capsize=3)
+    if ax is None: ax = plt.subplots(figsize=(6, 0.5 * len(summary) + 1))[1]
+    s, colors, r = summary.reset_index(drop=True), colors or {}, _finished(runs, metric) if runs is not None else None
+    for i, row in s.iterrows():
+        m, c = row['mean'] * unit, colors.get(row.variant, 'C0')
+        lo, hi = (m - row.ci_lo * unit, row.ci_hi * unit - m) if pd.notna(row.ci_lo) else (0, 0)
+        ax.errorbar([m], [i], xerr=[[lo], [hi]], fmt='o', capsize=3, color=c, label='mean and 95% interval' if i == 0 else None)
+        if r is not None:
+            v = _per_seed(r, row.variant, None if pd.isna(row.depth) else row.depth, metric) * unit
+            ax.plot(v, [i + 0.22] * len(v), 'x', ms=5, color=c, alpha=0.8, label='each seed' if i == 0 else None)
     ax.set_yticks(s.index, [v if pd.isna(d) else f'{v}, depth n={d}' for v, d in zip(s.variant, s.depth)])
-    ax.invert_yaxis(); ax.set_xlabel('mean and 95% bootstrap interval' + (f' (× {unit})' if unit != 1 else ''))
+    ax.set_ylim(len(s) - 0.5, -0.5); ax.set_xlabel('final val accuracy, points' if unit == 100 and metric == 'final_val_acc' else metric + (f' (× {unit})' if unit != 1 else ''))
+    if r is not None and len(s): ax.legend(loc='best', fontsize='small')
     return ax

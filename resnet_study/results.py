@@ -15,9 +15,9 @@ from .stats import bootstrap_ci, compare_runs, summarise_runs, COMPARE_COLUMNS
 # %% auto #0
 __all__ = ['STUDY_JSON', 'LATENCY_JSON', 'PARAMS_JSON', 'METRICS_JSON', 'FAILED_JSON', 'HISTORY_CSV', 'TIMINGS_CSV', 'CHECKPOINT',
            'TRAIN_NB', 'REPORT_NB', 'NUMBER', 'METRICS_SCHEMA', 'HE_2016', 'read_json', 'read_study', 'epochs_done',
-           'trained_precision', 'metrics_problem', 'run_status', 'arch_key', 'load_runs', 'load_history',
-           'summary_table', 'comparisons_table', 'findings', 'digest', 'read_digest', 'put_digest', 'variant_colors',
-           'per_class_table', 'noisy_latency', 'settings', 'load_results']
+           'checkpoint_field', 'trained_precision', 'metrics_problem', 'run_status', 'arch_key', 'load_runs',
+           'load_history', 'designs', 'summary_table', 'comparisons_table', 'findings', 'digest', 'read_digest',
+           'put_digest', 'variant_colors', 'per_class_table', 'noisy_latency', 'settings', 'load_results']
 
 # %% ../nbs/09_results.ipynb #2926fd13
 STUDY_JSON, LATENCY_JSON, PARAMS_JSON, METRICS_JSON, FAILED_JSON = 'study.json', 'latency.json', 'params.json', 'metrics.json', 'failed.json'
@@ -41,20 +41,24 @@ def epochs_done(run_dir) -> int:
     except (OSError, ValueError): n = 0
     try: behind = (d/CHECKPOINT).stat().st_mtime_ns > ((d/HISTORY_CSV).stat().st_mtime_ns if (d/HISTORY_CSV).exists() else 0)
     except OSError: behind = False
-    if behind:  # the table is written after the checkpoint: a write that failed (a full disk) left it behind
-        import torch
-        try: n = max(n, int(torch.load(d/CHECKPOINT, map_location='cpu', weights_only=False)['epoch']) + 1)
-        except Exception: pass  # an unreadable checkpoint: the rerun says so
+    if behind and isinstance(e := checkpoint_field(d, 'epoch'), int): n = max(n, e + 1)  # the table is written after the checkpoint: a write that failed (a full disk) left it behind
     return n
+
+def checkpoint_field(run_dir, *keys):
+    "The field `keys` (a path into the dict) of the checkpoint in `run_dir`; None where there is none, it is unreadable (the rerun says so) or it predates the field."
+    if not (p := Path(run_dir)/CHECKPOINT).exists(): return None
+    import torch
+    try:
+        v = torch.load(p, map_location='cpu', weights_only=False)
+        for k in keys: v = v[k]
+        return v
+    except Exception: return None
 
 def trained_precision(run_dir) -> str | None:
     "The precision the run in `run_dir` trained in: its final record's, else its checkpoint's; None before its first epoch."
-    d = Path(run_dir); m = read_json(d/METRICS_JSON)
+    m = read_json(Path(run_dir)/METRICS_JSON)
     if isinstance(m, dict) and isinstance(m.get('runtime'), dict) and m['runtime'].get('precision'): return m['runtime']['precision']
-    if not (d/CHECKPOINT).exists(): return None
-    import torch
-    try: return torch.load(d/CHECKPOINT, map_location='cpu', weights_only=False)['runtime']['precision']
-    except Exception: return None  # unreadable, or older than the runtime record
+    return checkpoint_field(run_dir, 'runtime', 'precision')
 
 NUMBER = (int, float)
 METRICS_SCHEMA = dict(variant=str, params=int, macs=NUMBER, best_val_acc=NUMBER, final_val_acc=NUMBER, train_time_s=NUMBER, epochs_run=int)
@@ -141,6 +145,12 @@ def _order(runs):
     rank = {v: i for i, v in enumerate(BLOCKS)}
     return runs.assign(_k=runs.variant.map(lambda v: rank.get(v, len(rank)))).sort_values(['_k', 'variant', 'depth', 'seed'], kind='stable').drop(columns='_k')
 
+def designs(runs):
+    "`(variant, depth, runs, finished runs, size)` for each design in registry order; `size` is its params and MACs as shown, None before a run finishes."
+    for (v, d), r in _order(runs).groupby(['variant', 'depth'], sort=False, dropna=False):
+        f = r[r.status == 'done']
+        yield v, d, r, f, ({'params': f'{f.params.iloc[0]:,.0f}', 'MACs (M)': f'{f.macs.iloc[0] / 1e6:.1f}'} if len(f) and 'final_val_acc' in f else None)
+
 def _pm(s, digits=3):
     s = pd.Series(s, dtype=float).dropna()
     if not len(s): return '–'
@@ -155,12 +165,10 @@ def summary_table(runs) -> pd.DataFrame:
     if not len(runs): return pd.DataFrame()
     depths = runs.depth.nunique() > 1
     rows = []
-    for (v, d), r in _order(runs).groupby(['variant', 'depth'], sort=False):
-        f = r[r.status == 'done']
+    for v, d, r, f, size in designs(runs):
         row = {'variant': v, **({'depth': d} if depths else {}), 'runs': f'{len(f)}/{len(r)} done'}
-        if len(f) and 'final_val_acc' in f:
-            row.update({'params': f'{f.params.iloc[0]:,.0f}', 'MACs (M)': f'{f.macs.iloc[0] / 1e6:.1f}',
-                        'latency p50 (ms)': _pm(f.latency_p50_ms.iloc[:1], 2), 'p90 (ms)': _pm(f.latency_p90_ms.iloc[:1], 2),
+        if size:
+            row.update({**size, 'latency p50 (ms)': _pm(f.latency_p50_ms.iloc[:1], 2), 'p90 (ms)': _pm(f.latency_p90_ms.iloc[:1], 2),
                         'final val acc (mean ± std [95% CI])': _pm(f.final_val_acc), 'best val acc': _pm(f.best_val_acc),
                         'train time': format_time(f.train_time_s.mean())})
         rows.append(row)
@@ -192,10 +200,9 @@ def digest(out, runs=None) -> str:
     if not len(runs): return '*No runs are recorded in this study yet.*'
     several, rows = runs.depth.nunique() > 1, []
     design = lambda v, d: f'{v}, n={d}' if several else v
-    for (v, d), r in _order(runs).groupby(['variant', 'depth'], sort=False, dropna=False):
-        f = r[r.status == 'done']; some = len(f) and 'final_val_acc' in f
-        rows.append({'design': design(v, d), 'seeds done': f'{len(f)} of {len(r)}', 'params': f'{f.params.iloc[0]:,.0f}' if some else '–',
-                     'MACs (M)': f'{f.macs.iloc[0] / 1e6:.1f}' if some else '–', 'final val acc: mean ± std [95% CI]': _pm(f.final_val_acc) if some else '–'})
+    for v, d, r, f, size in designs(runs):
+        rows.append({'design': design(v, d), 'seeds done': f'{len(f)} of {len(r)}', **(size or {'params': '–', 'MACs (M)': '–'}),
+                     'final val acc: mean ± std [95% CI]': _pm(f.final_val_acc) if size else '–'})
     done, left = runs[runs.status == 'done'], _order(runs[runs.status != 'done'])
     head = f"**{len(done)} of {len(runs)} runs finished**"
     if len(left): head += '; still to train: ' + '; '.join(f'{design(v, d)} {_seeds(r)}' for (v, d), r in left.groupby(['variant', 'depth'], sort=False, dropna=False))

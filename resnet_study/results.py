@@ -15,9 +15,10 @@ from .stats import bootstrap_ci, compare_runs, summarise_runs, COMPARE_COLUMNS
 # %% auto #0
 __all__ = ['STUDY_JSON', 'LATENCY_JSON', 'PARAMS_JSON', 'METRICS_JSON', 'FAILED_JSON', 'HISTORY_CSV', 'TIMINGS_CSV', 'CHECKPOINT',
            'TRAIN_NB', 'REPORT_NB', 'NUMBER', 'METRICS_SCHEMA', 'HE_2016', 'read_json', 'read_study', 'epochs_done',
-           'checkpoint_field', 'trained_precision', 'metrics_problem', 'run_status', 'arch_key', 'load_runs',
-           'load_history', 'designs', 'summary_table', 'comparisons_table', 'findings', 'digest', 'read_digest',
-           'put_digest', 'variant_colors', 'per_class_table', 'noisy_latency', 'settings', 'load_results']
+           'checkpoint_field', 'trained_precision', 'metrics_problem', 'run_status', 'arch_key', 'planned_runs',
+           'load_runs', 'load_history', 'designs', 'summary_table', 'comparisons_table', 'findings', 'digest',
+           'read_digest', 'put_digest', 'variant_colors', 'per_class_table', 'noisy_latency', 'settings',
+           'load_results']
 
 # %% ../nbs/09_results.ipynb #2926fd13
 STUDY_JSON, LATENCY_JSON, PARAMS_JSON, METRICS_JSON, FAILED_JSON = 'study.json', 'latency.json', 'params.json', 'metrics.json', 'failed.json'
@@ -113,12 +114,15 @@ def _latencies(out) -> dict:
     rec = read_json(Path(out)/LATENCY_JSON)
     return rec['architectures'] if isinstance(rec, dict) and not version_problem(rec) and isinstance(rec.get('architectures'), dict) else {}
 
+def planned_runs(out) -> dict:
+    "{run name: its entry} for each run the study record of `out` plans, in the order added; {} without a readable record."
+    runs = read_study(out).get('runs')
+    return {r['run']: r for r in runs if isinstance(r, dict) and isinstance(r.get('run'), str)} if isinstance(runs, list) else {}
+
 def load_runs(out) -> pd.DataFrame:
     "One row per run of the study in `out`: axes, state and, when done, its measurements."
-    out = Path(out); study = read_study(out)
-    planned = {r['run']: r for r in study.get('runs', []) if isinstance(r, dict) and 'run' in r}
+    out, planned = Path(out), planned_runs(out)
     found = {p.parent.name for f in (PARAMS_JSON, METRICS_JSON, FAILED_JSON) for p in out.glob(f'*/{f}')}
-    planned = {n: (r if isinstance(r, dict) else {}) for n, r in planned.items()}
     rows = [_run_row(out, n, planned.get(n, {})) for n in list(planned) + sorted(found - set(planned))]
     runs = pd.DataFrame(rows, columns=list(dict.fromkeys(['run', 'variant', 'depth', 'seed', 'status'] + [k for r in rows for k in r])))
     lat = _latencies(out)

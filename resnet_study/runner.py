@@ -14,7 +14,7 @@ from fastprogress.core import format_time
 from .core import atomic_write_json, record, version_problem, Runtime
 from .data import inspect_data
 from .config import RunConfig, ConfigError, EXECUTION, plan, experiment, differences, config_from_dict
-from .results import TIMINGS_CSV, STUDY_JSON, LATENCY_JSON, PARAMS_JSON, METRICS_JSON, FAILED_JSON, TRAIN_NB, read_json, read_study, run_status, epochs_done, arch_key, trained_precision
+from .results import TIMINGS_CSV, STUDY_JSON, LATENCY_JSON, PARAMS_JSON, METRICS_JSON, FAILED_JSON, TRAIN_NB, read_json, planned_runs, run_status, epochs_done, arch_key, trained_precision
 from .execute import interrupt_kernels, _STOP
 from .publish import build_report
 from .claims import where_note, mark_queued, unmark_queued
@@ -112,8 +112,7 @@ def study_precisions(out, names) -> dict:
 
 def keep_precision(out, base: RunConfig, cfgs, here: str | None) -> tuple:
     "`(base, note)`: `auto` becomes the precision the trained runs of the study in `out` (and of `cfgs`) share; `here` is what auto picks on this machine (None: elsewhere)."
-    names = dict.fromkeys([r.get('run') for r in read_study(out).get('runs', []) if isinstance(r, dict)] + [c.run_name for c in cfgs])
-    had = study_precisions(out, [n for n in names if isinstance(n, str)])
+    had = study_precisions(out, dict.fromkeys([*planned_runs(out), *(c.run_name for c in cfgs)]))
     if not had: return base, None
     if len(had) > 1: return base, f"precision: the study's trained runs already mix {', '.join(f'{p} ({len(v)} runs)' for p, v in had.items())}; the report's settings flag the mix"
     (p, runs), = had.items()

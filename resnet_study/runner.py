@@ -21,7 +21,7 @@ from .claims import where_note, mark_queued, unmark_queued
 from .executors import check_executor, runs_here, make_executor, train_run, local_gpus, ExecutorError
 
 # %% auto #0
-__all__ = ['SEC_PER_IMAGE_EPOCH', 'RUN_OVERHEAD_S', 'expected_seconds', 'measured_rate', 'StudyError', 'check_request',
+__all__ = ['SEC_PER_IMAGE_EPOCH', 'RUN_OVERHEAD_S', 'expected_seconds', 'measured_rates', 'StudyError', 'check_request',
            'check_study', 'grow_study', 'check_run_folder', 'study_precisions', 'keep_precision', 'study_runs',
            'status_table', 'StudyStopped', 'run_study', 'measure_study_latency']
 
@@ -31,18 +31,23 @@ RUN_OVERHEAD_S = 15  # starting a kernel, loading data, measuring latency
 
 def _images(c): return c.n_classes * (c.n_train or 500) * c.blocks_per_stage / 2  # an epoch's work, in 2-blocks-per-stage images
 
-def expected_seconds(cfgs, device='cpu', done=None, rate=None):
-    "Rough wall time of the runs `cfgs` less the epochs `done` (run name → epochs): at `rate` s per image-epoch, else the prior for `device`."
-    done, rate = done or {}, rate or SEC_PER_IMAGE_EPOCH[device]
-    return sum(max(c.epochs - done.get(c.run_name, 0), 0) * _images(c) * rate + RUN_OVERHEAD_S for c in cfgs)
+def _design(c): return c.variant, c.blocks_per_stage
 
-def measured_rate(out, cfgs) -> float | None:
-    "Median seconds per image-epoch over the epochs the runs `cfgs` in `out` have trained (their `timings.csv`); None before any."
-    rates = []
+def expected_seconds(cfgs, device='cpu', done=None, rates=None):
+    "Rough wall time of the runs `cfgs` less the epochs `done` (run name → epochs), at the s per image-epoch `rates` (`measured_rates`) of each design, else of all, else the prior for `device`."
+    done, rates = done or {}, rates or {}
+    rate = lambda c: rates.get(_design(c)) or rates.get(None) or SEC_PER_IMAGE_EPOCH[device]
+    return sum(max(c.epochs - done.get(c.run_name, 0), 0) * _images(c) * rate(c) + RUN_OVERHEAD_S for c in cfgs)
+
+def measured_rates(out, cfgs) -> dict:
+    "{(variant, blocks per stage): median s per image-epoch} over the epochs the runs `cfgs` in `out` have trained (their `timings.csv`), and under None the median over all; {} before any."
+    rates = {}
     for c in cfgs:
-        try: rates += list(pd.read_csv(Path(out)/c.run_name/TIMINGS_CSV).epoch_time / _images(c))
+        try: rates.setdefault(_design(c), []).extend(pd.read_csv(Path(out)/c.run_name/TIMINGS_CSV).epoch_time / _images(c))
         except (OSError, ValueError, AttributeError): pass
-    return float(pd.Series(rates).median()) if rates else None
+    med = lambda xs: float(pd.Series(xs).median())
+    every = [r for rs in rates.values() for r in rs]
+    return {**{k: med(rs) for k, rs in rates.items() if rs}, None: med(every)} if every else {}
 
 # %% ../nbs/14_runner.ipynb #82d8da19
 class StudyError(ValueError):
@@ -148,7 +153,7 @@ def status_table(out, cfgs, jobs=1) -> tuple:
     try: measured = study_runs(out, cfgs[0]) if cfgs else []  # every run of the study has timed this machine, not only these
     except (StudyError, ConfigError): measured = []
     unfinished = sum(done[c.run_name] < c.epochs for c in cfgs)  # runs in parallel share the work, not the time per run
-    return lines, expected_seconds(cfgs, dev, done, measured_rate(out, measured or cfgs)) / max(1, min(jobs, unfinished))
+    return lines, expected_seconds(cfgs, dev, done, measured_rates(out, measured or cfgs)) / max(1, min(jobs, unfinished))
 
 # %% ../nbs/14_runner.ipynb #f572cd55
 class StudyStopped(KeyboardInterrupt):

@@ -10,7 +10,7 @@ from torch import nn
 from .blocks import BLOCKS, VARIANTS, conv3x3
 
 # %% auto #0
-__all__ = ['get_block', 'MiniResNet']
+__all__ = ['get_block', 'MiniResNet', 'n_layers']
 
 # %% ../nbs/04_model.ipynb #07bb25ed
 def get_block(block):
@@ -60,3 +60,9 @@ class MiniResNet(nn.Module):
                              f"got shape ({shape})")
         x = self.final(self.stages(self.stem(x)))
         return self.fc(torch.flatten(self.pool(x), 1))
+
+# %% ../nbs/04_model.ipynb #46ea3856
+def n_layers(block='basic_post', blocks_per_stage=2, widths=None) -> int:
+    "Weighted layers on the main path of `MiniResNet(block, widths=widths, blocks_per_stage=blocks_per_stage)` (its default widths if None): the stem, the blocks' convolutions but their shortcut projections (`downsample`), the head."
+    m = MiniResNet(block, blocks_per_stage=blocks_per_stage, **({'widths': widths} if widths else {}))
+    return sum(isinstance(x, nn.Conv2d) and 'downsample' not in name.split('.') for name, x in m.named_modules()) + 1

@@ -95,7 +95,7 @@ def main(argv=None):
         if not Path(a.out).is_dir(): sys.exit(f"resnet-study: --out {a.out!r} is not a study folder")
         if a.cmd == 'status':
             cfgs = study_runs(a.out); lines, left = status_table(a.out, cfgs)
-            print(f"{len(cfgs)} runs in {Path(a.out).resolve()}\n" + '\n'.join(lines) + f"\nleft: about {format_time(left)} on this machine.")
+            print(f"{len(cfgs)} runs in {Path(a.out).resolve()}\n" + '\n'.join(lines) + f"\nleft: about {format_time(left)} of training on this machine, one run at a time.")
         elif a.cmd == 'digest': _digest(a.out, a.into)
         elif a.cmd == 'report':
             if build_report(a.out) is None: sys.exit(1)

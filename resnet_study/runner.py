@@ -37,7 +37,8 @@ def expected_seconds(cfgs, device='cpu', done=None, rates=None):
     "Rough wall time of the runs `cfgs` less the epochs `done` (run name → epochs), at the s per image-epoch `rates` (`measured_rates`) of each design, else of all, else the prior for `device`."
     done, rates = done or {}, rates or {}
     rate = lambda c: rates.get(_design(c)) or rates.get(None) or SEC_PER_IMAGE_EPOCH[device]
-    return sum(max(c.epochs - done.get(c.run_name, 0), 0) * _images(c) * rate(c) + RUN_OVERHEAD_S for c in cfgs)
+    left = {c.run_name: max(c.epochs - done.get(c.run_name, 0), 0) for c in cfgs}
+    return sum(left[c.run_name] * _images(c) * rate(c) + RUN_OVERHEAD_S for c in cfgs if left[c.run_name])  # a finished run costs nothing
 
 def measured_rates(out, cfgs) -> dict:
     "{(variant, blocks per stage): median s per image-epoch} over the epochs the runs `cfgs` in `out` have trained (their `timings.csv`), and under None the median over all; {} before any."

@@ -84,8 +84,8 @@ def load_run(run_dir, device='cpu') -> TrainedModel:
     if not isinstance(p, dict) or 'variant' not in p or 'n_classes' not in p:
         raise RunError(f"{d/'params.json'} lacks the run's variant or n_classes")
     wnids, names = _read_classes(d, p['n_classes'])
-    try: model = MiniResNet(p['variant'], num_classes=p['n_classes'], widths=p.get('widths') or (32, 64, 128),
-                            blocks_per_stage=p.get('blocks_per_stage') or 2)
+    shape = {k: p[k] for k in ('widths', 'blocks_per_stage') if p.get(k)}  # an older run records neither: MiniResNet's defaults
+    try: model = MiniResNet(p['variant'], num_classes=p['n_classes'], **shape)
     except (ValueError, TypeError) as e: raise RunError(f"{d/'params.json'} describes no MiniResNet: {_one_line(e)}") from None
     try: model.load_state_dict(_read_weights(d/'checkpoint.pt', device))
     except RuntimeError as e:

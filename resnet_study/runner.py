@@ -44,11 +44,11 @@ def measured_rates(out, cfgs) -> dict:
     "{(variant, blocks per stage): median s per image-epoch} over the epochs the runs `cfgs` in `out` have trained (their `timings.csv`), and under None the median over all; {} before any."
     rates = {}
     for c in cfgs:
-        try: rates.setdefault(_design(c), []).extend(pd.read_csv(Path(out)/c.run_name/TIMINGS_CSV).epoch_time / _images(c))
-        except (OSError, ValueError, AttributeError): pass
-    med = lambda xs: float(pd.Series(xs).median())
-    every = [r for rs in rates.values() for r in rs]
-    return {**{k: med(rs) for k, rs in rates.items() if rs}, None: med(every)} if every else {}
+        try: per_image = pd.read_csv(Path(out)/c.run_name/TIMINGS_CSV).epoch_time / _images(c)
+        except (OSError, ValueError, AttributeError): continue
+        rates.setdefault(_design(c), []).extend(per_image)
+    rates[None] = [r for rs in rates.values() for r in rs]
+    return {k: float(pd.Series(rs).median()) for k, rs in rates.items() if rs}
 
 # %% ../nbs/14_runner.ipynb #82d8da19
 class StudyError(ValueError):

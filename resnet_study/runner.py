@@ -23,7 +23,7 @@ from .executors import check_executor, runs_here, make_executor, train_run, loca
 # %% auto #0
 __all__ = ['SEC_PER_IMAGE_EPOCH', 'RUN_OVERHEAD_S', 'expected_seconds', 'measured_rates', 'StudyError', 'check_request',
            'check_study', 'grow_study', 'check_run_folder', 'study_precisions', 'keep_precision', 'study_runs',
-           'status_table', 'StudyStopped', 'run_study', 'measure_study_latency']
+           'status_table', 'latency_todo', 'measure_study_latency', 'StudyStopped', 'run_study']
 
 # %% ../nbs/14_runner.ipynb #ee9726e5
 SEC_PER_IMAGE_EPOCH = {'cpu': 9.8e-3, 'cuda': 4e-4}  # at 2 blocks per stage
@@ -156,6 +156,32 @@ def status_table(out, cfgs, jobs=1) -> tuple:
     unfinished = sum(done[c.run_name] < c.epochs for c in cfgs)  # runs in parallel share the work, not the time per run
     return lines, expected_seconds(cfgs, dev, done, measured_rates(out, measured or cfgs)) / max(1, min(jobs, unfinished))
 
+# %% ../nbs/14_runner.ipynb #f5f325ff
+def _latency_record(out) -> dict:
+    "The architectures timed in `out`'s `latency.json`, {} before any; a record from a newer release is refused, never overwritten."
+    rec = read_json(Path(out)/LATENCY_JSON)
+    if (why := isinstance(rec, dict) and version_problem(rec)): raise StudyError(f"{Path(out)/LATENCY_JSON}: {why}")
+    return dict(rec['architectures']) if isinstance(rec, dict) and isinstance(rec.get('architectures'), dict) else {}
+
+def latency_todo(out, cfgs, remeasure=False) -> dict:
+    "{architecture: a run of it} of the runs `cfgs` to time in `out`: those `latency.json` lacks, or all of them with `remeasure`."
+    timed, want = _latency_record(out), {arch_key(c.variant, c.blocks_per_stage): c for c in cfgs}
+    return {k: c for k, c in want.items() if remeasure or k not in timed}
+
+def measure_study_latency(out, remeasure=False, like: RunConfig = None):
+    "Time, at batch 1 and back to back, each architecture of `out` with a finished run and no entry in `latency.json`."
+    from resnet_study.metrics import model_card
+    out = Path(out); archs = _latency_record(out)
+    todo = latency_todo(out, [c for c in study_runs(out, like) if run_status(out/c.run_name) == 'done'], remeasure)
+    if not todo: return archs
+    print(f"latency: {len(todo)} architecture(s) at batch 1, back to back ...", flush=True)
+    for k, c in todo.items():
+        card = model_card(c.variant, dict(num_classes=c.n_classes, widths=c.widths, blocks_per_stage=c.blocks_per_stage),
+                          iters=c.latency_iters, device=Runtime(c.device).device, precision='fp32', channels_last=True)
+        archs[k] = dict(card, measured=time.strftime('%Y-%m-%dT%H:%M:%S'))
+    atomic_write_json(out/LATENCY_JSON, record(architectures=archs))
+    return archs
+
 # %% ../nbs/14_runner.ipynb #f572cd55
 class StudyStopped(KeyboardInterrupt):
     "The study was stopped (Ctrl-C or SIGTERM); its runs resume from their last completed epoch."
@@ -249,7 +275,11 @@ def run_study(base: RunConfig, variants=None, seeds=None, depths=None, out='resu
     cfgs = [replace(c, precision=base.precision) for c in cfgs]
     if dry_run:
         lines, left = status_table(out, cfgs, jobs)
-        print(f"plan: {len(cfgs)} runs in {out}\n" + '\n'.join(lines) + f"\nexpected: {format_time(left)}. Nothing was written (--dry-run).")
+        try: known = study_runs(out, base)
+        except (StudyError, ConfigError): known = []  # no study here yet
+        lat = latency_todo(out, known + cfgs, remeasure)
+        print(f"plan: {len(cfgs)} runs in {out}\n" + '\n'.join(lines) + f"\nexpected: {format_time(left)}" +
+              (f"; then latency of {', '.join(lat)} at batch 1" if lat else '') + ". Nothing was written (--dry-run).")
         return []
     data = inspect_data(base.data or None, base.n_classes)
     cfgs = [replace(c, data=data['source']) for c in cfgs]
@@ -269,21 +299,3 @@ def run_study(base: RunConfig, variants=None, seeds=None, depths=None, out='resu
     if report: build_report(out, quiet=quiet)
     if failed: say(f"{len(failed)} run(s) failed: {', '.join(failed)}")
     return failed
-
-# %% ../nbs/14_runner.ipynb #f5f325ff
-def measure_study_latency(out, remeasure=False, like: RunConfig = None):
-    "Time, at batch 1 and back to back, each architecture of `out` with a finished run and no entry in `latency.json`."
-    from resnet_study.metrics import model_card
-    out = Path(out); rec = read_json(out/LATENCY_JSON)
-    if (why := isinstance(rec, dict) and version_problem(rec)): raise StudyError(f"{out/LATENCY_JSON}: {why}")  # never overwrite a newer record
-    archs = dict(rec['architectures']) if isinstance(rec, dict) and isinstance(rec.get('architectures'), dict) else {}
-    want = {arch_key(c.variant, c.blocks_per_stage): c for c in study_runs(out, like) if run_status(out/c.run_name) == 'done'}
-    todo = {k: c for k, c in want.items() if remeasure or k not in archs}
-    if not todo: return archs
-    print(f"latency: {len(todo)} architecture(s) at batch 1, back to back ...", flush=True)
-    for k, c in todo.items():
-        card = model_card(c.variant, dict(num_classes=c.n_classes, widths=c.widths, blocks_per_stage=c.blocks_per_stage),
-                          iters=c.latency_iters, device=Runtime(c.device).device, precision='fp32', channels_last=True)
-        archs[k] = dict(card, measured=time.strftime('%Y-%m-%dT%H:%M:%S'))
-    atomic_write_json(out/LATENCY_JSON, record(architectures=archs))
-    return archs

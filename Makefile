@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 DATA ?= $(TINY_IMAGENET)
 STUDY_ARGS ?=
 
-.PHONY: install study test test-notebooks check-sync readme clean
+.PHONY: install study test test-all test-notebooks check-sync readme clean
 
 install: $(VENV)/.installed
 
@@ -21,12 +21,17 @@ $(VENV)/.installed: requirements.txt settings.ini setup.py
 study: install
 	$(BIN)/resnet-study run $(if $(DATA),--data "$(DATA)") $(STUDY_ARGS)
 
+# Two tiers: `make test` is the fast one every change runs; `make test-all` adds the cells marked `#| slow` (real
+# Quarto renders, a real Slurm cluster, the long end-to-end and fault tests), which CI runs.
 test: install check-sync test-notebooks
+
+test-all: TEST_FLAGS = slow
+test-all: install check-sync test-notebooks
 
 # Two notebooks at a time, one thread each: two processes of two OpenMP threads on two cores spin against each
 # other and run many times slower than either alone.
 test-notebooks: install
-	TINY_IMAGENET="$(DATA)" OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --timing
+	TINY_IMAGENET="$(DATA)" OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --timing $(if $(TEST_FLAGS),--flags "$(TEST_FLAGS)")
 	@echo "notebooks: $$(ls nbs/*.ipynb nbs/experiments/*.ipynb | wc -l) passed, 0 failed"
 
 # The package must be what nbdev_export makes of the notebooks, and the notebooks must be clean (nbdev_clean).

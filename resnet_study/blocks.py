@@ -39,6 +39,8 @@ BLOCKS = {}  # name → block class, in the order registered: the study's varian
 
 def register_block(name):
     "Class decorator adding a block to `BLOCKS` under `name`; the model, the CLI, the report and the comparisons all read it there."
+    if not (isinstance(name, str) and name.isidentifier()):  # it names run folders and options: no paths, no spaces
+        raise ValueError(f"block name {name!r}: use a Python identifier (letters, digits, _), e.g. 'se_basic_post'")
     def add(cls):
         if name in BLOCKS and BLOCKS[name] is not cls: raise ValueError(f"block {name!r} is registered already, as {BLOCKS[name].__name__}")
         BLOCKS[name] = cls; return cls

@@ -13,8 +13,9 @@ import torch
 # %% auto #0
 __all__ = ['PRECISIONS', 'RECORD_VERSION', 'PROGRESS_KINDS', 'get_device', 'cpu_has_bf16', 'get_precision', 'autocast', 'Runtime',
            'set_seed', 'rng_state', 'set_rng_state', 'cache_dir', 'atomic_path', 'remove_temporaries',
-           'atomic_write_text', 'atomic_write_json', 'atomic_torch_save', 'record', 'version_problem',
-           'progress_message', 'parse_progress', 'progress_mode', 'progress']
+           'atomic_write_text', 'atomic_write_json', 'atomic_torch_save', 'UnsafeCheckpoint', 'code_in_checkpoint',
+           'unsafe_message', 'read_checkpoint', 'record', 'version_problem', 'progress_message', 'parse_progress',
+           'progress_mode', 'progress']
 
 # %% ../nbs/00_core.ipynb #d0cc5b49
 PRECISIONS = ('fp32', 'bf16', 'fp16')
@@ -80,13 +81,21 @@ def set_seed(seed: int):
     random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
 
 def rng_state():
-    "The state of every generator `set_seed` seeds, for a checkpoint."
-    return dict(python=random.getstate(), numpy=np.random.get_state(), torch=torch.get_rng_state(),
+    "The state of every generator `set_seed` seeds, for a checkpoint: tensors and plain types only."
+    npy = np.random.get_state(legacy=False)  # its key array as a tensor: a weights-only load reads it
+    npy['state'] = dict(npy['state'], key=torch.from_numpy(npy['state']['key'].astype(np.int64)))
+    return dict(python=random.getstate(), numpy=npy, torch=torch.get_rng_state(),
                 cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [])
+
+def _numpy_state(s):
+    "NumPy's state as `np.random.set_state` takes it: from `rng_state`, or as older checkpoints kept it."
+    if not isinstance(s, dict): return s
+    key = np.asarray(s['state']['key'], dtype=np.int64).astype(np.uint32)
+    return dict(s, state=dict(s['state'], key=key))
 
 def set_rng_state(s):
     "Restore what `rng_state` saved."
-    random.setstate(s['python']); np.random.set_state(s['numpy']); torch.set_rng_state(s['torch'])
+    random.setstate(s['python']); np.random.set_state(_numpy_state(s['numpy'])); torch.set_rng_state(s['torch'])
     if s.get('cuda') and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
 
 # %% ../nbs/00_core.ipynb #453613c4
@@ -136,6 +145,36 @@ def atomic_torch_save(obj, path):
     "`torch.save` to `path` atomically."
     with atomic_path(path) as tmp: torch.save(obj, tmp)
     return Path(path)
+
+# %% ../nbs/00_core.ipynb #6d158983
+class UnsafeCheckpoint(ValueError):
+    "A checkpoint that names code to run when unpickled: refused, never loaded."
+
+# what checkpoints of earlier releases pickled besides tensors: NumPy's RNG state, an array (the alias: NumPy 1)
+_NUMPY_ARRAY = [np.ndarray, np.dtype, np.dtypes.UInt32DType, np._core.multiarray._reconstruct,
+                (np._core.multiarray._reconstruct, 'numpy.core.multiarray._reconstruct')]
+_DATA_GLOBALS = {'numpy._core.multiarray._reconstruct', 'numpy.core.multiarray._reconstruct', 'numpy.ndarray',
+                 'numpy.dtype', 'numpy.dtypes.UInt32DType'}
+
+def code_in_checkpoint(path) -> list:
+    "The globals that the checkpoint at `path` names and that are code, not data: read without unpickling it."
+    try: named = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception as e:
+        raise ValueError(f"{path} is not a readable checkpoint ({type(e).__name__}: {str(e)[:100]})") from None
+    return [g for g in named if g not in _DATA_GLOBALS]
+
+def unsafe_message(name, code) -> str:
+    "The one line that refuses checkpoint `name`, which names the globals `code`."
+    return (f"{name}: refused, it would run code when loaded ({', '.join(code[:3])}); nothing from it was run. "
+            "Delete it if you do not trust it: its run then starts afresh")
+
+def read_checkpoint(path, map_location='cpu'):
+    "The checkpoint at `path`, unpickling tensors and plain types only; `UnsafeCheckpoint` if it names code."
+    if code := code_in_checkpoint(path): raise UnsafeCheckpoint(unsafe_message(path, code))
+    with torch.serialization.safe_globals(_NUMPY_ARRAY):
+        try: return torch.load(path, map_location=map_location, weights_only=True)
+        except Exception as e:
+            raise ValueError(f"{path} is not a readable checkpoint ({type(e).__name__}: {str(e)[:100]})") from None
 
 # %% ../nbs/00_core.ipynb #848c468f
 RECORD_VERSION = 1  # the version of the JSON records this package writes, and the newest it reads

@@ -8,16 +8,16 @@ import json, re
 from pathlib import Path
 import pandas as pd
 from fastprogress.core import format_time
-from .core import version_problem, atomic_write_text
+from .core import version_problem, atomic_write_text, read_checkpoint, code_in_checkpoint, unsafe_message
 from .blocks import BLOCKS
 from .stats import bootstrap_ci, compare_runs, summarise_runs, COMPARE_COLUMNS
 
 # %% auto #0
 __all__ = ['STUDY_JSON', 'LATENCY_JSON', 'PARAMS_JSON', 'METRICS_JSON', 'FAILED_JSON', 'HISTORY_CSV', 'TIMINGS_CSV', 'CHECKPOINT',
            'TRAIN_NB', 'REPORT_NB', 'NUMBER', 'METRICS_SCHEMA', 'HE_2016', 'read_json', 'read_study', 'epochs_done',
-           'checkpoint_field', 'trained_precision', 'metrics_problem', 'run_status', 'arch_key', 'planned_runs',
-           'load_runs', 'load_history', 'designs', 'summary_table', 'comparisons_table', 'findings', 'digest',
-           'read_digest', 'put_digest', 'variant_colors', 'per_class_table', 'noisy_latency', 'settings',
+           'checkpoint_field', 'trained_precision', 'metrics_problem', 'damage', 'run_status', 'arch_key',
+           'planned_runs', 'load_runs', 'load_history', 'designs', 'summary_table', 'comparisons_table', 'findings',
+           'digest', 'read_digest', 'put_digest', 'variant_colors', 'per_class_table', 'noisy_latency', 'settings',
            'load_results']
 
 # %% ../nbs/09_results.ipynb #2926fd13
@@ -46,11 +46,11 @@ def epochs_done(run_dir) -> int:
     return n
 
 def checkpoint_field(run_dir, *keys):
-    "The field `keys` (a path into the dict) of the checkpoint in `run_dir`; None where there is none, it is unreadable (the rerun says so) or it predates the field."
+    """The field `keys` (a path into the dict) of the checkpoint in `run_dir`; None where there is none, it is
+    unreadable or refused (`damage` says why), or it predates the field. Never unpickles code (`read_checkpoint`)."""
     if not (p := Path(run_dir)/CHECKPOINT).exists(): return None
-    import torch
     try:
-        v = torch.load(p, map_location='cpu', weights_only=False)
+        v = read_checkpoint(p)
         for k in keys: v = v[k]
         return v
     except Exception: return None
@@ -74,13 +74,25 @@ def metrics_problem(m) -> str | None:
     if not all(0 <= m[k] <= 1 for k in ('best_val_acc', 'final_val_acc')): return 'an accuracy outside [0, 1]'
     return None
 
-def run_status(run_dir) -> str:
-    "'done', 'damaged' (a final record that does not validate), 'failed', 'partial' or 'pending', from the files in `run_dir`."
+def damage(run_dir) -> str | None:
+    """What is wrong with the records of the run in `run_dir`, naming the file: a final record that does not
+    validate, or an unfinished run's checkpoint that would run code when loaded; None if nothing is."""
     d = Path(run_dir)
     if (d/METRICS_JSON).exists():
         try: m = json.loads((d/METRICS_JSON).read_text())
-        except (OSError, ValueError): return 'damaged'
-        return 'done' if metrics_problem(m) is None else 'damaged'
+        except (OSError, ValueError): return f'{d.name}/{METRICS_JSON}: unreadable (truncated?)'
+        return None if (why := metrics_problem(m)) is None else f'{d.name}/{METRICS_JSON}: {why}'
+    if (d/CHECKPOINT).exists():
+        try: code = code_in_checkpoint(d/CHECKPOINT)
+        except ValueError: return None  # unreadable, not unsafe: resuming says so, and it is left as it is
+        if code: return unsafe_message(f'{d.name}/{CHECKPOINT}', code)
+    return None
+
+def run_status(run_dir) -> str:
+    "'done', 'damaged' (`damage` says why), 'failed', 'partial' or 'pending', from the files in `run_dir`."
+    d = Path(run_dir)
+    if damage(d): return 'damaged'
+    if (d/METRICS_JSON).exists(): return 'done'
     if (d/FAILED_JSON).exists(): return 'failed'
     if (d/CHECKPOINT).exists() or epochs_done(d): return 'partial'
     return 'pending'
@@ -104,9 +116,7 @@ def _run_row(out, name, spec):
                    train_time_s=m.get('train_time_s'), device=rt.get('device'), precision=rt.get('precision'),
                    threads=(m.get('machine') or {}).get('threads'))
     if st == 'failed': row['error'] = str((read_json(d/FAILED_JSON) or {}).get('error', f'unreadable {FAILED_JSON}'))
-    if st == 'damaged':
-        got = read_json(d/METRICS_JSON)
-        row['error'] = f"{METRICS_JSON}: {metrics_problem(got) if got is not None else 'unreadable (truncated?)'}; rerun the study to finish it again"
+    if st == 'damaged': row['error'] = f"{damage(d)}; rerun the study to finish it again"
     return row
 
 def _latencies(out) -> dict:

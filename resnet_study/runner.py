@@ -11,10 +11,12 @@ from unittest.mock import patch
 from pathlib import Path
 from fastcore.basics import num_cpus
 from fastprogress.core import format_time
-from .core import atomic_write_json, record, version_problem, Runtime
+from .core import atomic_write_json, record, version_problem, Runtime, code_in_checkpoint, unsafe_message
 from .data import inspect_data
 from .config import RunConfig, ConfigError, EXECUTION, plan, experiment, differences, config_from_dict
-from .results import TIMINGS_CSV, STUDY_JSON, LATENCY_JSON, PARAMS_JSON, METRICS_JSON, FAILED_JSON, TRAIN_NB, read_json, planned_runs, run_status, epochs_done, arch_key, trained_precision
+from .results import (TIMINGS_CSV, STUDY_JSON, LATENCY_JSON, PARAMS_JSON, METRICS_JSON, FAILED_JSON, TRAIN_NB,
+                                  CHECKPOINT, read_json, planned_runs, run_status, damage, epochs_done, arch_key,
+                                  trained_precision)
 from .execute import interrupt_kernels, _STOP
 from .publish import build_report
 from .claims import where_note, mark_queued, unmark_queued
@@ -99,8 +101,13 @@ def grow_study(out, base: RunConfig, data: dict, cfgs) -> dict:
 
 # %% ../nbs/14_runner.ipynb #a695972a
 def check_run_folder(cfg: RunConfig, out):
-    "Refuse to train `cfg` in a folder of `out` that holds a run of another experiment, naming both."
+    "Refuse to train `cfg` in a folder outside `out`, holding a checkpoint that names code, or a run of another experiment."
     d = Path(out)/cfg.run_name
+    if d.resolve().parent != Path(out).resolve(): raise StudyError(f"run {cfg.run_name!r} would be written outside {out}")
+    if (d/CHECKPOINT).exists() and run_status(d) != 'done':
+        try: code = code_in_checkpoint(d/CHECKPOINT)
+        except ValueError: code = []  # unreadable: resuming refuses it, naming it, and leaves it as it is
+        if code: raise StudyError(unsafe_message(d/CHECKPOINT, code))
     rec = read_json(d/PARAMS_JSON) or (read_json(d/METRICS_JSON) or {}).get('parameters')
     if rec is None: return
     try: had = config_from_dict(rec, str(d/PARAMS_JSON))
@@ -147,7 +154,7 @@ def status_table(out, cfgs, jobs=1) -> tuple:
         st, k = run_status(out/c.run_name), epochs_done(out/c.run_name)
         done[c.run_name] = c.epochs if st == 'done' else k
         what = {'done': 'done', 'failed': f'failed at epoch {k + 1}', 'partial': f'partial: {k}/{c.epochs} epochs', 'pending': 'not started',
-                'damaged': f'damaged: its {METRICS_JSON} does not validate; a rerun finishes it again'}[st]
+                'damaged': f'damaged: {damage(out/c.run_name)}'}[st]
         lines.append(f"  {c.run_name:<28} {what}" + (f' — {n}' if (n := where_note(out/c.run_name)) else ''))
     try: dev = Runtime(cfgs[0].device).device.type if cfgs else 'cpu'
     except ValueError: dev = 'cuda'  # asked for a GPU this machine lacks: the estimate is for where it will run

@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd, torch
 import torch.nn.functional as F
 from fastprogress.core import format_time
-from .core import (Runtime, atomic_torch_save, atomic_write_text, remove_temporaries, progress_mode, progress_message,
+from .core import (Runtime, atomic_torch_save, read_checkpoint, UnsafeCheckpoint, atomic_write_text,
+                               remove_temporaries, progress_mode, progress_message,
                                set_seed, rng_state, set_rng_state)
 from .config import RunConfig, SCHEDULES
 from .batches import train_batches, val_batches
@@ -62,8 +63,9 @@ def run_identity(model, data, batch_size, epochs, schedule, lr):
 
 def load_checkpoint(path, identity=None):
     "Load the checkpoint at `path`, refusing one that is corrupt or that belongs to another run."
-    try: ck = torch.load(path, map_location='cpu', weights_only=False)
-    except Exception as e: raise ValueError(f"checkpoint {path} is corrupt or unreadable ({type(e).__name__}: {e}); it was left as it is — move it away to start afresh") from None
+    try: ck = read_checkpoint(path)  # never unpickles code: an unsafe file is refused by name
+    except UnsafeCheckpoint: raise
+    except ValueError as e: raise ValueError(f"{e}; it was left as it is — move it away to start afresh") from None
     if not isinstance(ck, dict) or 'model' not in ck or 'identity' not in ck: raise ValueError(f"checkpoint {path} is not a resnet_study training checkpoint")
     if identity is not None:
         diff = {k: (ck['identity'].get(k), v) for k, v in identity.items() if ck['identity'].get(k) != v}

@@ -7,10 +7,14 @@ from __future__ import annotations
 from collections import OrderedDict
 import torch
 from torch import nn
+import json
+from pathlib import Path
+from fastcore.basics import patch
+from .core import atomic_path, atomic_write_json, record, version_problem
 from .blocks import BLOCKS, VARIANTS, conv3x3
 
 # %% auto #0
-__all__ = ['get_block', 'MiniResNet', 'n_layers']
+__all__ = ['WEIGHTS_FILE', 'CONFIG_FILE', 'get_block', 'MiniResNet', 'n_layers']
 
 # %% ../nbs/04_model.ipynb #07bb25ed
 def get_block(block):
@@ -33,6 +37,8 @@ class MiniResNet(nn.Module):
                              f"blocks_per_stage={blocks_per_stage}, num_classes={num_classes}")
         self.block, self.preact = Block, bool(getattr(Block, 'preact', False))
         self.variant = block if isinstance(block, str) else next((k for k, v in BLOCKS.items() if v is Block), Block.__name__)
+        self.config = dict(block=self.variant if self.variant in BLOCKS else None, num_classes=num_classes,
+                           widths=list(widths), blocks_per_stage=blocks_per_stage)  # what rebuilds it
         self.stem = nn.Sequential(conv3x3(3, widths[0]), nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True))
         stages, ni = [], widths[0]
         for i, w in enumerate(widths):
@@ -66,3 +72,35 @@ def n_layers(block='basic_post', blocks_per_stage=2, widths=None) -> int:
     "Weighted layers on the main path of `MiniResNet(block, widths=widths, blocks_per_stage=blocks_per_stage)` (its default widths if None): the stem, the blocks' convolutions but their shortcut projections (`downsample`), the head."
     m = MiniResNet(block, blocks_per_stage=blocks_per_stage, **({'widths': widths} if widths else {}))
     return sum(isinstance(x, nn.Conv2d) and 'downsample' not in name.split('.') for name, x in m.named_modules()) + 1
+
+# %% ../nbs/04_model.ipynb #fa72e18b
+WEIGHTS_FILE, CONFIG_FILE = 'model.safetensors', 'config.json'  # a trained network: its weights; how to build and feed it
+
+@patch
+def save_pretrained(self: MiniResNet, folder, **card):
+    "Write `model.safetensors` and `config.json` (`self.config` and `card`: classes, input, accuracy …) into `folder`."
+    from safetensors.torch import save_file
+    if self.config['block'] is None: raise ValueError("only a network of a registered block can be saved by name")
+    folder = Path(folder)
+    with atomic_path(folder/WEIGHTS_FILE) as tmp:
+        save_file({k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}, str(tmp))
+    atomic_write_json(folder/CONFIG_FILE, record(architecture='MiniResNet', model=self.config, **card))
+    return folder/WEIGHTS_FILE
+
+@patch(cls_method=True)
+def from_run(cls: MiniResNet, folder, device='cpu'):
+    "The trained network that `folder` (a finished run, or an export) keeps in `config.json` and `model.safetensors`."
+    from safetensors.torch import load_file
+    folder = Path(folder); cfg_path, w_path = folder/CONFIG_FILE, folder/WEIGHTS_FILE
+    for p in (cfg_path, w_path):
+        if not p.is_file(): raise FileNotFoundError(f"{p} is missing: {folder} holds no saved network")
+    try: cfg = json.loads(cfg_path.read_text())
+    except (OSError, ValueError) as e: raise ValueError(f"{cfg_path} is not valid JSON ({e})") from None
+    if (why := version_problem(cfg)) or not isinstance(cfg.get('model'), dict):
+        raise ValueError(f"{cfg_path}: {why or 'no model settings'}")
+    try: model = cls(**cfg['model'])
+    except (TypeError, ValueError) as e:  # a block of one's own: import its module first (register_block)
+        raise ValueError(f"{cfg_path} describes no network this process can build: {e}") from None
+    try: model.load_state_dict(load_file(str(w_path), device=str(device)))
+    except Exception as e: raise ValueError(f"{w_path} does not fit the network of {cfg_path} ({str(e)[:150]})") from None
+    return model.to(device).eval()

@@ -8,7 +8,6 @@ import os, io, json, zlib, random, hashlib, zipfile, urllib.request, urllib.erro
 from pathlib import Path
 import numpy as np
 from PIL import Image
-from torchvision.datasets.utils import calculate_md5
 from .core import cache_dir, atomic_path, atomic_write_json, progress
 
 # %% auto #0
@@ -28,6 +27,12 @@ class DataError(ValueError):
     "Bad or missing data: the message names the file, member or value at fault."
 
 # %% ../nbs/01_data.ipynb #c00ee6dc
+def _md5(path, chunk=1 << 20) -> str:
+    h = hashlib.md5()
+    with open(path, 'rb') as f:
+        for b in iter(lambda: f.read(chunk), b''): h.update(b)
+    return h.hexdigest()
+
 def download_tiny_imagenet(url=None, md5=TINY_IMAGENET_MD5, dest=None, chunk=1 << 20) -> Path:
     "Download the archive at `url` (default `TINY_IMAGENET_URL`) to `dest` (default: the cache folder) with a progress bar; verify `md5`."
     url = url or TINY_IMAGENET_URL
@@ -43,7 +48,7 @@ def download_tiny_imagenet(url=None, md5=TINY_IMAGENET_MD5, dest=None, chunk=1 <
                     b = r.read(chunk)
                     if not b: break
                     f.write(b)
-            got = calculate_md5(tmp)
+            got = _md5(tmp)
             if md5 and got != md5: raise DataError(f"download of {url} is corrupt: md5 {got}, expected {md5}. {how}")
     except (urllib.error.URLError, OSError) as e:
         raise DataError(f"could not download Tiny-ImageNet from {url} ({getattr(e, 'reason', e)}). {how}") from None

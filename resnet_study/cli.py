@@ -10,8 +10,9 @@ from fastprogress.core import format_time
 from .data import DataError
 from .blocks import VARIANTS, BLOCKS_ENV, load_user_blocks
 from .config import ConfigError, PRESETS, add_config_options, config_from_args
-from .results import STUDY_JSON, digest, put_digest
+from .results import STUDY_JSON, digest, put_digest, damage
 from .executors import ExecutorError
+from .inference import EXPORTERS
 from .publish import build_report, render_site
 from .runner import StudyError, run_study, study_runs, status_table
 
@@ -57,9 +58,10 @@ def _parser():
     g.add_argument('--out', default='results', help='study folder (default: results)')
     g.add_argument('--into', default=None, metavar='FILE', help="write it into FILE's block for this study (<!-- digest PATH --> ... <!-- /digest PATH -->, PATH relative to FILE's folder)")
     _blocks_option(g)
-    e = sub.add_parser('export', help="write a finished run's model as TorchScript or ONNX, with model.json beside it")
+    e = sub.add_parser('export', help="write a finished run's network for use without this package (torch.export, ONNX or TorchScript), with its config.json")
     e.add_argument('--run', required=True, help='a finished run folder, e.g. results/basic_pre-d2-seed0')
-    e.add_argument('--format', choices=('torchscript', 'onnx'), default='torchscript', help='default: torchscript')
+    e.add_argument('--format', choices=list(EXPORTERS), default='export',
+                   help='export: a torch.export program, model.pt2 (default); onnx: model.onnx; torchscript: model.pt')
     e.add_argument('--dest', default=None, help='folder to write to (default: the run folder)'); _blocks_option(e)
     return ap, r
 
@@ -70,6 +72,11 @@ def _digest(out, into=None):
     try: changed = put_digest(into, key, digest(out))
     except ValueError as e: sys.exit(f'resnet-study: --into {e}')
     print(f"{Path(into).name}: the digest of {key} {'was rewritten' if changed else 'is up to date'}")
+
+def _say_damaged(out):
+    "One line on stderr per run in `out` whose records are damaged: a final record that does not validate, a checkpoint refused."
+    for d in sorted(p for p in Path(out).iterdir() if p.is_dir()):
+        if (why := damage(d)): print(f'resnet-study: damaged: {why}', file=sys.stderr)
 
 def _on_sigterm(*_): raise KeyboardInterrupt
 
@@ -96,8 +103,9 @@ def main(argv=None):
         if a.cmd == 'status':
             cfgs = study_runs(a.out); lines, left = status_table(a.out, cfgs)
             print(f"{len(cfgs)} runs in {Path(a.out).resolve()}\n" + '\n'.join(lines) + f"\nleft: about {format_time(left)} of training on this machine, one run at a time.")
-        elif a.cmd == 'digest': _digest(a.out, a.into)
+        elif a.cmd == 'digest': _digest(a.out, a.into); _say_damaged(a.out)
         elif a.cmd == 'report':
+            _say_damaged(a.out)
             if build_report(a.out) is None: sys.exit(1)
         else: render_site(a.out)
     except ConfigError as e:

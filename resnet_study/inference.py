@@ -189,9 +189,11 @@ def _dims():
     D = torch.export.Dim
     return ({0: D('batch', max=1 << 16), 2: D('height', min=8, max=4096), 3: D('width', min=8, max=4096)},)
 
-def _save_export(model, x, path): torch.export.save(torch.export.export(model, (x,), dynamic_shapes=_dims()), str(path))
+def _save_export(model, x, path):  # through a file object: the temporary name does not end in .pt2
+    with open(path, 'wb') as f: torch.export.save(torch.export.export(model, (x,), dynamic_shapes=_dims()), f)
 
-def _run_export(path, x): return torch.export.load(str(path)).module()(x)
+def _run_export(path, x):
+    with open(path, 'rb') as f: return torch.export.load(f).module()(x)
 
 def _save_onnx(model, x, path):
     _onnx_runtime()

@@ -87,10 +87,20 @@ class _Progress:
             from fastprogress.fastprogress import master_bar
             self.mb = master_bar(range(start, epochs))
     def epochs_iter(self, start): return self.mb if self.mb is not None else range(start, self.epochs)
-    def batches(self, it):
-        if self.mb is None: return it
+    every = 30  # seconds between two progress lines within an epoch, in log mode
+    def batches(self, it, epoch=0):
+        if self.mb is None: return self._logged(it, epoch)
         from fastprogress.fastprogress import progress_bar
         return progress_bar(it, parent=self.mb, leave=False)
+    def _logged(self, it, epoch):
+        "`it`, with a `step` progress line every `every` seconds: a long epoch is not a silent one."
+        n, t0 = len(it), time.time(); last = t0
+        for i, b in enumerate(it, 1):
+            yield b
+            if (now := time.time()) - last >= self.every and i < n:
+                last, el = now, now - t0
+                print(progress_message('step', f"epoch {epoch + 1}/{self.epochs}: batch {i}/{n} "
+                                               f"[{format_time(el)}<{format_time(el / i * (n - i))}]"), flush=True)
     def comment(self, s):
         if self.mb is not None and self.mb.child is not None: self.mb.child.comment = s
     def epoch_done(self, row, eta):
@@ -161,7 +171,7 @@ def train_epoch(model, batches, epoch, step_stats, pg, lr):
     "One epoch of `step` over `batches`, shuffled and augmented for `epoch`: its `EpochStats` and the seconds it took."
     step, stats = step_stats
     model.train(); t0 = time.time()
-    for i, (xb, yb) in enumerate(pg.batches(batches.set_epoch(epoch))):
+    for i, (xb, yb) in enumerate(pg.batches(batches.set_epoch(epoch), epoch)):
         loss = step(xb, yb)
         if i % 10 == 0: pg.comment(f'loss {loss.item():.3f}')
     if not stats.finite(): raise FloatingPointError(f"training diverged in epoch {epoch + 1} (loss {stats.row()['train_loss']}): lower lr={lr}")

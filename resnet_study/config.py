@@ -12,7 +12,8 @@ from .model import MiniResNet
 
 # %% auto #0
 __all__ = ['SCHEDULES', 'SYNTHETIC', 'AXES', 'EXECUTION', 'PRESETS', 'ConfigError', 'RunConfig', 'option', 'config_from_dict',
-           'build_model', 'experiment', 'differences', 'preset', 'plan', 'add_config_options', 'config_from_args']
+           'build_model', 'experiment', 'differences', 'preset', 'default_out', 'continue_command', 'plan',
+           'add_config_options', 'config_from_args']
 
 # %% ../nbs/06_config.ipynb #e7054a88
 SCHEDULES = ('onecycle', 'cosine', 'constant')
@@ -123,6 +124,23 @@ def preset(name='full', **overrides) -> RunConfig:
     if name not in PRESETS: raise ConfigError(f"--preset {name!r}: use one of {', '.join(PRESETS)}")
     over = {k: None if v == 'all' and k in ('n_train', 'n_val') else v for k, v in overrides.items() if v is not None}
     return config_from_dict({**PRESETS[name], **over}, f'preset {name!r}')
+
+# %% ../nbs/06_config.ipynb #a9df709d
+def default_out(preset_name='full') -> str:
+    "The study folder of preset `preset_name` unless `--out` says: `results` for the full study, else `results-PRESET`."
+    return 'results' if preset_name == 'full' else f'results-{preset_name}'
+
+def _as_option(k, v):
+    vals = ['all' if x is None else x for x in (v if isinstance(v, (list, tuple)) else [v])]
+    if isinstance(v, bool): return option(k) if v else f"--no-{option(k)[2:]}"
+    return f"{option(k)} {' '.join(map(str, vals))}"
+
+def continue_command(exp: dict, out) -> str:
+    "The `resnet-study run` command that continues the study whose shared settings are `exp` (its `study.json`) in `out`."
+    near = min(PRESETS, key=lambda p: len(differences(experiment(preset(p)), exp)))
+    base = experiment(preset(near))
+    extra = [_as_option(k, v) for k, v in exp.items() if k in base and base[k] != v]
+    return ' '.join(['resnet-study run --preset', near, *extra, '--out', str(out)])
 
 # %% ../nbs/06_config.ipynb #c5a4336d
 def plan(base: RunConfig, variants=None, seeds=None, depths=None) -> list:

@@ -12,9 +12,9 @@ from .core import cache_dir, atomic_path, atomic_write_json, progress
 
 # %% auto #0
 __all__ = ['TINY_IMAGENET_URL', 'TINY_IMAGENET_MD5', 'TINY_IMAGENET_BYTES', 'ENV_VAR', 'SYNTHETIC', 'DataError',
-           'download_tiny_imagenet', 'archive_identity', 'resolve_data_path', 'TinyImageNetArchive',
-           'make_fake_archive', 'edit_fake_archive', 'select_classes', 'synthetic_archive', 'data_fingerprint',
-           'inspect_data']
+           'downloaded_archive', 'download_tiny_imagenet', 'archive_identity', 'needs_download', 'resolve_data_path',
+           'TinyImageNetArchive', 'make_fake_archive', 'edit_fake_archive', 'select_classes', 'synthetic_archive',
+           'data_fingerprint', 'inspect_data']
 
 # %% ../nbs/01_data.ipynb #4ec2aac7
 TINY_IMAGENET_URL = 'http://cs231n.stanford.edu/tiny-imagenet-200.zip'
@@ -33,10 +33,12 @@ def _md5(path, chunk=1 << 20) -> str:
         for b in iter(lambda: f.read(chunk), b''): h.update(b)
     return h.hexdigest()
 
+def downloaded_archive() -> Path: return cache_dir()/'tiny-imagenet-200.zip'  # where the download goes, once
+
 def download_tiny_imagenet(url=None, md5=TINY_IMAGENET_MD5, dest=None, chunk=1 << 20) -> Path:
     "Download the archive at `url` (default `TINY_IMAGENET_URL`) to `dest` (default: the cache folder) with a progress bar; verify `md5`."
     url = url or TINY_IMAGENET_URL
-    dest = Path(dest) if dest else cache_dir()/'tiny-imagenet-200.zip'
+    dest = Path(dest) if dest else downloaded_archive()
     if dest.exists(): return dest
     how = (f"Supply a local copy instead: pass path=..., use --data PATH, or set {ENV_VAR}=/path/to/tiny-imagenet-200.zip "
            f"(or its extracted folder).")
@@ -59,6 +61,10 @@ def archive_identity(path) -> str:
     p = Path(path); st = p.stat()
     extra = [str((r/'wnids.txt').stat().st_mtime_ns) for r in (p, p/'tiny-imagenet-200') if p.is_dir() and (r/'wnids.txt').is_file()]
     return '|'.join([str(p.resolve()), str(st.st_size), str(st.st_mtime_ns)] + extra)
+
+def needs_download(path=None) -> bool:
+    "Whether resolving `path` (`resolve_data_path`) would download the official archive first."
+    return not (path or os.environ.get(ENV_VAR)) and not downloaded_archive().exists()
 
 def resolve_data_path(path=None) -> Path:
     "The data path from `path`, else `$TINY_IMAGENET`, else the downloaded official archive; `'synthetic'` names generated images."

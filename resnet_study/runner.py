@@ -12,8 +12,9 @@ from pathlib import Path
 from fastcore.basics import num_cpus
 from fastprogress.core import format_time
 from .core import atomic_write_json, record, version_problem, Runtime, code_in_checkpoint, unsafe_message
-from .data import inspect_data
-from .config import RunConfig, ConfigError, EXECUTION, plan, experiment, differences, config_from_dict
+from .data import inspect_data, needs_download, downloaded_archive, TINY_IMAGENET_BYTES
+from .config import (RunConfig, ConfigError, EXECUTION, plan, experiment, differences, config_from_dict,
+                                 continue_command, default_out)
 from .results import (TIMINGS_CSV, STUDY_JSON, LATENCY_JSON, PARAMS_JSON, METRICS_JSON, FAILED_JSON, TRAIN_NB,
                                   CHECKPOINT, read_json, planned_runs, run_status, damage, epochs_done, arch_key,
                                   trained_precision)
@@ -81,7 +82,8 @@ def check_study(out, base: RunConfig, data: dict):
     if not isinstance(rec, dict) or 'experiment' not in rec: raise StudyError(f"{out/STUDY_JSON} is not a study record: use another --out")
     if (why := version_problem(rec)): raise StudyError(f"{out/STUDY_JSON}: {why}")
     diff = differences(rec['experiment'], experiment(base))
-    if diff: raise StudyError(f"{out} holds another experiment ({'; '.join(diff)}: recorded vs asked): use another --out")
+    if diff: raise StudyError(f"{out} holds another experiment ({'; '.join(diff)}: recorded vs asked): use another --out, "
+                              f"or continue that study with: {continue_command(rec['experiment'], out)}")
     have = (rec.get('data') or {}).get('fingerprint')
     if have != data['fingerprint']:
         raise StudyError(f"{out} was made from other data ({(rec.get('data') or {}).get('source')}, fingerprint {have}); "
@@ -113,7 +115,8 @@ def check_run_folder(cfg: RunConfig, out):
     try: had = config_from_dict(rec, str(d/PARAMS_JSON))
     except ConfigError as e: raise StudyError(str(e)) from None
     diff = differences(experiment(had), experiment(cfg))
-    if diff: raise StudyError(f"{d} holds a run with other settings ({'; '.join(diff)}: recorded vs asked): use another --out, or move that folder away")
+    if diff: raise StudyError(f"{d} holds a run with other settings ({'; '.join(diff)}: recorded vs asked): use another --out, "
+                             f"or move that folder away, or continue its study with: {continue_command(experiment(had), out)}")
 
 # %% ../nbs/14_runner.ipynb #5d139ec5
 def study_precisions(out, names) -> dict:
@@ -271,7 +274,22 @@ def _as_completed(futs):
             yield left.pop(f), res
         time.sleep(0.2)
 
-def run_study(base: RunConfig, variants=None, seeds=None, depths=None, out='results', jobs=1, quiet=False, report=True,
+def _setup_said(base, out, rt) -> list:
+    """What `--dry-run` checks before it plans, as a run would: the data opened and fingerprinted (or the download it
+    would make named) and refused where the study holds other data; where, and in what precision, the runs train."""
+    if needs_download(base.data or None):
+        said = [f"data: none given, so the official archive ({TINY_IMAGENET_BYTES / 1e6:.0f} MB) would be downloaded "
+                f"into {downloaded_archive().parent} first"]
+    else:
+        data = inspect_data(base.data or None, base.n_classes); check_study(out, base, data)
+        said = [f"data: {data['source']} (content fingerprint {data['fingerprint']}, {data['classes']} classes)"]
+    if rt is None: return said
+    why = ('as asked' if base.precision != 'auto' else 'auto, on this GPU' if rt.device.type == 'cuda' else
+           'auto: this CPU has bf16 instructions' if rt.precision == 'bf16' else
+           'auto: this CPU has no bf16 instructions, so training is fp32, several times slower')
+    return said + [f"device: {rt.device}, precision {rt.precision} ({why})"]
+
+def run_study(base: RunConfig, variants=None, seeds=None, depths=None, out=default_out(), jobs=1, quiet=False, report=True,
               remeasure=False, dry_run=False, executor='local', executor_opts=None):
     "Plan, check, grow the record, train what is not done, measure latency, build the report; returns the failed runs."
     cfgs, out = plan(base, variants, seeds, depths), Path(out).expanduser().resolve()
@@ -281,6 +299,7 @@ def run_study(base: RunConfig, variants=None, seeds=None, depths=None, out='resu
     if note: print(note, flush=True)
     cfgs = [replace(c, precision=base.precision) for c in cfgs]
     if dry_run:
+        for line in _setup_said(base, out, rt): print(line, flush=True)
         lines, left = status_table(out, cfgs, jobs)
         try: known = study_runs(out, base)
         except (StudyError, ConfigError): known = []  # no study here yet

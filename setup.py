@@ -1,5 +1,7 @@
 from configparser import ConfigParser
-import setuptools, shlex
+from pathlib import Path
+import setuptools, shlex, shutil
+from setuptools.command.build_py import build_py
 
 # note: all settings are in settings.ini; edit there, not here
 config = ConfigParser(delimiters=['='])
@@ -30,8 +32,17 @@ pkg_data = cfg.get('package_data', None)
 if pkg_data:
     package_data[cfg['lib_name']] =  pkg_data.split() # split as multiple files might be listed
 
+class build_py_with_notebooks(build_py):
+    "Ship the notebooks the package executes (the training run, the report) inside it, so a wheel runs a study."
+    def run(self):
+        super().run()
+        dest = Path(self.build_lib)/cfg['lib_path']/'notebooks'
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in cfg.get('package_notebooks', '').split(): shutil.copy(Path(cfg['nbs_path'])/name, dest/name)
+
 setuptools.setup(
     name = cfg['lib_name'],
+    cmdclass = {'build_py': build_py_with_notebooks},
     license = lic[0],
     classifiers = [
         'Development Status :: ' + statuses[int(cfg['status'])],

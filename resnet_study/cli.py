@@ -9,7 +9,7 @@ from pathlib import Path
 from fastprogress.core import format_time
 from .data import DataError
 from .blocks import VARIANTS, BLOCKS_ENV, load_user_blocks
-from .config import ConfigError, PRESETS, add_config_options, config_from_args
+from .config import ConfigError, PRESETS, add_config_options, config_from_args, default_out
 from .results import STUDY_JSON, digest, put_digest, damage
 from .executors import ExecutorError
 from .inference import EXPORTERS
@@ -37,7 +37,7 @@ def _parser():
     sub = ap.add_subparsers(dest='cmd', required=True)
     r = sub.add_parser('run', help='train every planned run not yet done (resuming), then latency, the report and the site')
     r.add_argument('--preset', choices=list(PRESETS), default='full', help='full: the study (default); quick: a first look; depth: a small configuration for sweeping depth on a CPU; smoke: a check of the machinery')
-    r.add_argument('--out', default='results', help='study folder (default: results)')
+    r.add_argument('--out', default=None, help=f'study folder (default: {default_out()}; results-PRESET for another preset)')
     r.add_argument('--jobs', type=int, default=1, help='runs at a time (default 1); here, each with cores/jobs threads')
     r.add_argument('--dry-run', action='store_true', help='print the plan, its state and the expected time; write nothing')
     r.add_argument('--remeasure', action='store_true', help='time every architecture again, not only new ones')
@@ -53,9 +53,9 @@ def _parser():
     add_config_options(r.add_argument_group("run settings (default: the preset's)")); _blocks_option(r)
     for name, h in (('status', "list a study's runs, their state and what is left"), ('report', 'rebuild the report (and the site) from a study folder'),
                     ('site', 'render the Quarto site of a study folder')):
-        s = sub.add_parser(name, help=h); s.add_argument('--out', default='results', help='study folder (default: results)'); _blocks_option(s)
+        s = sub.add_parser(name, help=h); s.add_argument('--out', default=default_out(), help=f'study folder (default: {default_out()})'); _blocks_option(s)
     g = sub.add_parser('digest', help="print what a study's records show, in markdown: runs finished, accuracy with intervals, the comparisons")
-    g.add_argument('--out', default='results', help='study folder (default: results)')
+    g.add_argument('--out', default=default_out(), help=f'study folder (default: {default_out()})')
     g.add_argument('--into', default=None, metavar='FILE', help="write it into FILE's block for this study (<!-- digest PATH --> ... <!-- /digest PATH -->, PATH relative to FILE's folder)")
     _blocks_option(g)
     e = sub.add_parser('export', help="write a finished run's network for use without this package (torch.export, ONNX or TorchScript), with its config.json")
@@ -87,6 +87,7 @@ def main(argv=None):
     if threading.current_thread() is threading.main_thread(): signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         if a.cmd == 'run':
+            a.out = default_out(a.preset) if a.out is None else a.out
             base, axes = config_from_args(a)
             if axes['variants'] is None: axes['variants'] = list(VARIANTS)
             opts = {k: getattr(a, k) for k in ('partition', 'gpus_per_run', 'cpus_per_run', 'time_limit', 'scheduler')}

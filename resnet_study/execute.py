@@ -13,7 +13,7 @@ from .config import RunConfig
 from .results import PARAMS_JSON, FAILED_JSON, TRAIN_NB, run_status
 
 # %% auto #0
-__all__ = ['NBS', 'interrupt_kernels', 'execute_notebook', 'notebook', 'run_one']
+__all__ = ['NBS', 'SHIPPED', 'interrupt_kernels', 'execute_notebook', 'notebook', 'run_one']
 
 # %% ../nbs/10_execute.ipynb #22e93d75
 from jupyter_client.manager import AsyncKernelManager
@@ -70,13 +70,14 @@ def execute_notebook(nb, out_path, parameters, label=None, quiet=False, env=None
         if tmp.exists(): os.chmod(tmp, 0o666 & ~_umask()); os.replace(tmp, out_path)
 
 # %% ../nbs/10_execute.ipynb #52041419
-NBS = Path(resnet_study.__file__).resolve().parent.parent/'nbs'  # the notebooks of this checkout
+NBS = Path(resnet_study.__file__).resolve().parent.parent/'nbs'  # the notebooks of a checkout
+SHIPPED = Path(resnet_study.__file__).resolve().parent/'notebooks'  # those a built package carries (setup.py)
 
 def notebook(name):
-    "The path of the project notebook `name`; one clear error where the package was installed without its notebooks."
-    p = NBS/name
-    if not p.exists(): raise FileNotFoundError(f"{p} not found: resnet-study runs from a checkout of the project (pip install -e .)")
-    return p
+    "The path of the project notebook `name`: the checkout's, else the copy an installed package ships."
+    for p in (NBS/name, SHIPPED/name):
+        if p.is_file(): return p
+    raise FileNotFoundError(f"{name} is neither in {NBS} nor in {SHIPPED}: reinstall resnet_study")
 
 def _never_started(nb_path) -> bool:
     "Whether the executed notebook `nb_path` is missing or shows no cell started: its kernel never came up."

@@ -26,8 +26,10 @@ def read_claim(run_dir):
     except OSError: return None
     try: rec = json.loads(text)
     except ValueError: rec = None
-    if not isinstance(rec, dict) or not isinstance(rec.get('heartbeat'), (int, float)):
-        rec = dict(host='?', pid=None, since='?', heartbeat=mtime, token=None)
+    if not isinstance(rec, dict) or not isinstance(rec.get('heartbeat'), (int, float)) or isinstance(rec['heartbeat'], bool):
+        rec = dict(host='?', pid=None, since='?', heartbeat=mtime, token=None, suspect='unreadable')
+    elif rec['heartbeat'] > mtime + 60:  # clock skew, or a bad write: time it from when the file was last written
+        rec = dict(rec, heartbeat=mtime, suspect='its heartbeat is in the future')
     return rec
 
 def _alive(pid):
@@ -51,7 +53,8 @@ def claim_note(run_dir, stale_after=STALE_AFTER) -> str:
     rec = read_claim(run_dir)
     if rec is None: return ''
     why = why_stale(rec, stale_after)
-    return describe_claim(rec) + (f"; stale ({why}): the next run takes it over" if why else '')
+    return (describe_claim(rec) + (f"; suspect ({rec['suspect']})" if rec.get('suspect') else '') +
+            (f"; stale ({why}): the next run takes it over" if why else ''))
 
 # %% ../nbs/12_claims.ipynb #7dd3d5a9
 _HELD = set()

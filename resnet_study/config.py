@@ -51,6 +51,7 @@ class RunConfig:
     def __post_init__(self):
         if isinstance(self.widths, list): object.__setattr__(self, 'widths', tuple(self.widths))
         for f in fields(self): _check(f.name, getattr(self, f.name))
+        _check_together(self)
 
     @classmethod
     def names(cls): return [f.name for f in fields(cls)]
@@ -72,7 +73,7 @@ def _check(name, v):
     f = RunConfig.__dataclass_fields__[name]
     if 'choices' in f.metadata and v not in f.metadata['choices']: bad(f"use one of {', '.join(f.metadata['choices'])}")
     if name == 'variant' and v not in BLOCKS: bad(f"unknown block; use any of {', '.join(BLOCKS)}, or a block of your own with --blocks-from")
-    if name in ('seed', 'class_seed') and not (_is_int(v) and v >= 0): bad('a seed is an integer ≥ 0')
+    if name in ('seed', 'class_seed') and not (_is_int(v) and 0 <= v < 2**32): bad('a seed is an integer ≥ 0 and < 2**32')
     if name in ('blocks_per_stage', 'epochs', 'batch_size', 'latency_iters') and not (_is_int(v) and v >= 1): bad('must be an integer ≥ 1')
     if name in ('n_train', 'n_val') and v is not None and not (_is_int(v) and v >= 1): bad("must be an integer ≥ 1, or 'all'")
     if name == 'n_classes' and not (_is_int(v) and 2 <= v <= 200): bad('must be an integer from 2 to 200')
@@ -84,6 +85,15 @@ def _check(name, v):
     if name == 'data' and not isinstance(v, str): bad('must be a path, or empty')
     if name == 'device' and not (v in ('auto', 'cpu', 'cuda') or (isinstance(v, str) and v.startswith('cuda:') and v[5:].isdigit())):
         bad("use 'auto', 'cpu', 'cuda' or 'cuda:N'")
+
+def _check_together(c):
+    "Raise `ConfigError` for settings fine alone but not together: a batch larger than the training set, widths the blocks refuse."
+    if (n := c.n_classes * (c.n_train or 500)) < c.batch_size:
+        raise ConfigError(f"--batch-size {c.batch_size}: larger than the {n} training images ({c.n_classes} classes × {c.n_train or 500})")
+    import torch
+    try:
+        with torch.device('meta'): MiniResNet(c.variant, num_classes=c.n_classes, widths=c.widths, blocks_per_stage=c.blocks_per_stage)
+    except ValueError as e: raise ConfigError(f"--widths {' '.join(map(str, c.widths))}: {c.variant} cannot take them ({e})") from None
 
 # %% ../nbs/06_config.ipynb #e8186d24
 def config_from_dict(d, where='the configuration') -> RunConfig:

@@ -4,17 +4,19 @@
 
 # %% ../nbs/14_runner.ipynb #0bfe757b
 from __future__ import annotations
-import os, time, signal, threading
+import os, sys, time, signal, platform, threading, subprocess
+import torch
 import pandas as pd
 from dataclasses import replace
 from unittest.mock import patch
 from pathlib import Path
 from fastcore.basics import num_cpus
 from fastprogress.core import format_time
-from .core import atomic_write_json, record, version_problem, Runtime, code_in_checkpoint, unsafe_message
+from .core import (atomic_write_json, record, version_problem, Runtime, code_in_checkpoint, unsafe_message,
+                               cache_dir)
 from .data import inspect_data, needs_download, downloaded_archive, TINY_IMAGENET_BYTES
 from .config import (RunConfig, ConfigError, EXECUTION, plan, experiment, differences, config_from_dict,
-                                 continue_command, default_out)
+                                 continue_command, default_out, build_model)
 from .results import (TIMINGS_CSV, STUDY_JSON, LATENCY_JSON, PARAMS_JSON, METRICS_JSON, FAILED_JSON, TRAIN_NB,
                                   CHECKPOINT, read_json, planned_runs, run_status, damage, epochs_done, arch_key,
                                   trained_precision)
@@ -24,9 +26,10 @@ from .claims import where_note, mark_queued, unmark_queued
 from .executors import check_executor, runs_here, make_executor, train_run, local_gpus, ExecutorError
 
 # %% auto #0
-__all__ = ['SEC_PER_IMAGE_EPOCH', 'RUN_OVERHEAD_S', 'expected_seconds', 'measured_rates', 'StudyError', 'check_request',
-           'check_study', 'grow_study', 'check_run_folder', 'study_precisions', 'keep_precision', 'study_runs',
-           'status_table', 'latency_todo', 'measure_study_latency', 'StudyStopped', 'run_study']
+__all__ = ['SEC_PER_IMAGE_EPOCH', 'RUN_OVERHEAD_S', 'PACE_JSON', 'REPORT_S', 'expected_seconds', 'measured_pace',
+           'startup_seconds', 'measured_rates', 'StudyError', 'check_request', 'check_study', 'grow_study',
+           'check_run_folder', 'study_precisions', 'keep_precision', 'study_runs', 'status_table', 'latency_todo',
+           'measure_study_latency', 'StudyStopped', 'run_study']
 
 # %% ../nbs/14_runner.ipynb #ee9726e5
 SEC_PER_IMAGE_EPOCH = {'cpu': 9.8e-3, 'cuda': 4e-4}  # at 2 blocks per stage
@@ -36,12 +39,49 @@ def _images(c): return c.n_classes * (c.n_train or 500) * c.blocks_per_stage / 2
 
 def _design(c): return c.variant, c.blocks_per_stage
 
-def expected_seconds(cfgs, device='cpu', done=None, rates=None):
-    "Rough wall time of the runs `cfgs` less the epochs `done` (run name → epochs), at the s per image-epoch `rates` (`measured_rates`) of each design, else of all, else the prior for `device`."
+def expected_seconds(cfgs, device='cpu', done=None, rates=None, pace=None, overhead=RUN_OVERHEAD_S):
+    """Rough wall time of the runs `cfgs` less the epochs `done` (run name → epochs): each epoch at its design's
+    measured rate in this study (`rates`, `measured_rates`), else at `pace(c)` (seconds an epoch takes here,
+    `measured_pace`), else at the rate of all designs, else at the prior for `device`; `overhead` seconds a run."""
     done, rates = done or {}, rates or {}
-    rate = lambda c: rates.get(_design(c)) or rates.get(None) or SEC_PER_IMAGE_EPOCH[device]
+    def epoch(c):
+        if rates.get(_design(c)): return rates[_design(c)] * _images(c)
+        if pace and (s := pace(c)): return s
+        return _images(c) * (rates.get(None) or SEC_PER_IMAGE_EPOCH[device])
     left = {c.run_name: max(c.epochs - done.get(c.run_name, 0), 0) for c in cfgs}
-    return sum(left[c.run_name] * _images(c) * rate(c) + RUN_OVERHEAD_S for c in cfgs if left[c.run_name])  # a finished run costs nothing
+    return sum(left[c.run_name] * epoch(c) + overhead for c in cfgs if left[c.run_name])  # a finished run costs nothing
+
+PACE_JSON = 'pace.json'  # in the cache folder: epochs timed on this machine, per configuration
+
+def _pace_key(c, threads) -> str:
+    return '|'.join(map(str, (platform.node(), platform.machine(), torch.__version__, threads, c.device, c.precision,
+                              c.variant, c.blocks_per_stage, tuple(c.widths), c.n_classes, c.n_train, c.n_val, c.batch_size)))
+
+def measured_pace(c, threads=None, measure=True) -> float | None:
+    """Seconds an epoch of run `c` takes on this machine with `threads` threads (default: this process's): a few
+    real training steps (`epoch_seconds`), measured once and cached; None where not cached and `measure` is False."""
+    threads = threads or torch.get_num_threads()
+    cache, key = read_json(cache_dir()/PACE_JSON) or {}, _pace_key(c, threads)
+    if isinstance(cache, dict) and isinstance(cache.get(key), (int, float)): return cache[key]
+    if not measure: return None
+    from resnet_study.train import epoch_seconds
+    before = torch.get_num_threads(); torch.set_num_threads(threads)
+    try: s = epoch_seconds(build_model(c), c.n_classes * (c.n_train or 500), c.n_classes * (c.n_val or 50), c.batch_size,
+                           c.device, c.precision)
+    finally: torch.set_num_threads(before)
+    atomic_write_json(cache_dir()/PACE_JSON, {**(cache if isinstance(cache, dict) else {}), key: s})
+    return s
+
+def startup_seconds() -> float:
+    "Seconds a kernel takes to import what a run needs, here: measured once (a Python process), and cached."
+    cache = read_json(cache_dir()/PACE_JSON) or {}; key = f'{platform.node()}|startup'
+    if isinstance(cache, dict) and isinstance(cache.get(key), (int, float)): return cache[key]
+    t0 = time.time()
+    subprocess.run([sys.executable, '-c', 'import resnet_study.train, resnet_study.metrics, matplotlib.pyplot, pandas'],
+                   capture_output=True)
+    s = time.time() - t0
+    atomic_write_json(cache_dir()/PACE_JSON, {**(cache if isinstance(cache, dict) else {}), key: s})
+    return s
 
 def measured_rates(out, cfgs) -> dict:
     "{(variant, blocks per stage): median s per image-epoch} over the epochs the runs `cfgs` in `out` have trained (their `timings.csv`), and under None the median over all; {} before any."
@@ -150,7 +190,7 @@ def study_runs(out, like: RunConfig = None) -> list:
     return [config_from_dict(dict(rec['experiment'], **ex, **{k: r[k] for k in ('variant', 'seed', 'blocks_per_stage')}), str(Path(out)/STUDY_JSON))
             for r in rec['runs']]
 
-def status_table(out, cfgs, jobs=1) -> tuple:
+def status_table(out, cfgs, jobs=1, pace=None, overhead=RUN_OVERHEAD_S) -> tuple:
     "Lines describing each run of `cfgs` in `out` (state, epochs), and the seconds left on this machine training `jobs` at a time."
     out, lines, done = Path(out), [], {}
     for c in cfgs:
@@ -164,7 +204,8 @@ def status_table(out, cfgs, jobs=1) -> tuple:
     try: measured = study_runs(out, cfgs[0]) if cfgs else []  # every run of the study has timed this machine, not only these
     except (StudyError, ConfigError): measured = []
     unfinished = sum(done[c.run_name] < c.epochs for c in cfgs)  # runs in parallel share the work, not the time per run
-    return lines, expected_seconds(cfgs, dev, done, measured_rates(out, measured or cfgs)) / max(1, min(jobs, unfinished))
+    left = expected_seconds(cfgs, dev, done, measured_rates(out, measured or cfgs), pace, overhead)
+    return lines, left / max(1, min(jobs, unfinished))
 
 # %% ../nbs/14_runner.ipynb #f5f325ff
 def _latency_record(out) -> dict:
@@ -289,6 +330,16 @@ def _setup_said(base, out, rt) -> list:
            'auto: this CPU has no bf16 instructions, so training is fp32, several times slower')
     return said + [f"device: {rt.device}, precision {rt.precision} ({why})"]
 
+REPORT_S = 20  # executing the report notebook and rendering it, besides its kernel's start-up
+
+def _estimate(out, cfgs, jobs, rt, report) -> tuple:
+    "`status_table` of `cfgs`, with epochs timed here (`measured_pace`) where runs train here (`rt`), and the report."
+    if rt is None: return status_table(out, cfgs, jobs)
+    threads = int(os.environ.get('OMP_NUM_THREADS') or 0) or (num_cpus() // jobs if jobs > 1 else torch.get_num_threads())
+    start = startup_seconds()
+    lines, left = status_table(out, cfgs, jobs, lambda c: measured_pace(c, threads), start + RUN_OVERHEAD_S)
+    return lines, left + (start + REPORT_S if report and left else 0)
+
 def run_study(base: RunConfig, variants=None, seeds=None, depths=None, out=default_out(), jobs=1, quiet=False, report=True,
               remeasure=False, dry_run=False, executor='local', executor_opts=None):
     "Plan, check, grow the record, train what is not done, measure latency, build the report; returns the failed runs."
@@ -300,7 +351,7 @@ def run_study(base: RunConfig, variants=None, seeds=None, depths=None, out=defau
     cfgs = [replace(c, precision=base.precision) for c in cfgs]
     if dry_run:
         for line in _setup_said(base, out, rt): print(line, flush=True)
-        lines, left = status_table(out, cfgs, jobs)
+        lines, left = _estimate(out, cfgs, jobs, rt, report)
         try: known = study_runs(out, base)
         except (StudyError, ConfigError): known = []  # no study here yet
         lat = latency_todo(out, known + cfgs, remeasure)
@@ -314,7 +365,7 @@ def run_study(base: RunConfig, variants=None, seeds=None, depths=None, out=defau
     if data['synthetic']: say("SYNTHETIC DATA: these runs train on generated random images, not Tiny-ImageNet — a check of the machinery, not a result.")
     out.mkdir(parents=True, exist_ok=True)
     rec = grow_study(out, base, data, cfgs)
-    lines, left = status_table(out, cfgs, jobs)
+    lines, left = _estimate(out, cfgs, jobs, rt, report)
     todo = [c for c in cfgs if run_status(out/c.run_name) != 'done']
     say(f"study in {out}: {len(rec['runs'])} runs recorded; this command asks for {len(cfgs)}, {len(cfgs) - len(todo)} already done, "
         f"{len(todo)} to run{f', {jobs} at a time' if jobs > 1 else ''}. Expected: {format_time(left)} on this machine.")

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_train.ipynb #399b90e4
 from __future__ import annotations
-import time, math
+import os, time, math, copy
 from pathlib import Path
 import pandas as pd, torch
 import torch.nn.functional as F
@@ -18,7 +18,7 @@ from .batches import train_batches, val_batches
 # %% auto #0
 __all__ = ['HISTORY_COLUMNS', 'TIMING_COLUMNS', 'evaluate', 'make_optimizer', 'make_scheduler', 'run_identity', 'load_checkpoint',
            'train_step', 'EpochStats', 'make_step', 'write_tables', 'resume_from', 'train_epoch', 'save_checkpoint',
-           'fit']
+           'fit', 'epoch_seconds']
 
 # %% ../nbs/07_train.ipynb #2df483c0
 @torch.no_grad()
@@ -87,7 +87,7 @@ class _Progress:
             from fastprogress.fastprogress import master_bar
             self.mb = master_bar(range(start, epochs))
     def epochs_iter(self, start): return self.mb if self.mb is not None else range(start, self.epochs)
-    every = 30  # seconds between two progress lines within an epoch, in log mode
+    every = float(os.environ.get('RESNET_STUDY_STEP_EVERY') or 30)  # seconds between progress lines in an epoch (log mode)
     def batches(self, it, epoch=0):
         if self.mb is None: return self._logged(it, epoch)
         from fastprogress.fastprogress import progress_bar
@@ -222,3 +222,20 @@ def fit(model, data, epochs=RunConfig.epochs, lr=RunConfig.lr, batch_size=RunCon
     hist = pd.DataFrame(history, columns=HISTORY_COLUMNS + TIMING_COLUMNS[1:])
     hist.attrs.update(runtime=rt.as_dict(), last_eval=ev if history and len(history) > start else None)
     return hist
+
+# %% ../nbs/07_train.ipynb #44936eaa
+def epoch_seconds(model, n_train, n_val, batch_size, device=None, precision=None, steps=2) -> float:
+    "Seconds one epoch of `n_train` training and `n_val` validation images takes `model` here: `steps` real steps, timed."
+    rt = Runtime(device, precision); model = rt.prepare(copy.deepcopy(model))
+    opt = make_optimizer(model, 0.01); sched = make_scheduler(opt, 'constant', 0.01, steps + 1)
+    x = torch.randn(batch_size, 3, 64, 64, device=rt.device).contiguous(memory_format=rt.memory_format)
+    y = torch.randint(0, model.fc.out_features, (batch_size,), device=rt.device)
+    step, _ = make_step(model.train(), opt, sched, rt)
+    step(x, y)  # the first step allocates and picks kernels: not timed
+    t0 = time.perf_counter()
+    for _ in range(steps): step(x, y)
+    if rt.device.type == 'cuda': torch.cuda.synchronize()
+    per_train = (time.perf_counter() - t0) / (steps * batch_size)
+    model.eval(); t0 = time.perf_counter()
+    with torch.no_grad(), rt.autocast(): model(x).float().sum().item()
+    return n_train * per_train + n_val * (time.perf_counter() - t0) / batch_size

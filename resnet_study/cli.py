@@ -84,6 +84,7 @@ def main(argv=None):
     "Entry point of the `resnet-study` console script."
     _import_user_blocks(sys.argv[1:] if argv is None else argv)
     ap, run_ap = _parser(); a = ap.parse_args(argv)
+    if getattr(a, 'out', None) == '': ap.exit(2, 'resnet-study: --out is empty: name a study folder\n')
     if threading.current_thread() is threading.main_thread(): signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         if a.cmd == 'run':
@@ -110,7 +111,7 @@ def main(argv=None):
             if build_report(a.out) is None: sys.exit(1)
         else: render_site(a.out)
     except ConfigError as e:
-        if a.cmd == 'run': run_ap.error(str(e))
+        if a.cmd == 'run': print(f'resnet-study run: {e}', file=sys.stderr); sys.exit(2)  # one line: usage is --help's
         sys.exit(f'resnet-study: {e}')  # a study record naming a block this process lacks
     except (StudyError, DataError, ExecutorError) as e: sys.exit(f'resnet-study: {e}')
     except OSError as e: sys.exit(f"resnet-study: {e.strerror or e}: {e.filename}" if e.filename else f'resnet-study: {e}')

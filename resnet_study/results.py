@@ -18,8 +18,9 @@ __all__ = ['STUDY_JSON', 'LATENCY_JSON', 'PARAMS_JSON', 'METRICS_JSON', 'FAILED_
            'TRAIN_NB', 'REPORT_NB', 'NUMBER', 'METRICS_SCHEMA', 'ACC_HEADER', 'HE_2016', 'EVAL_SPLITS', 'read_json',
            'read_study', 'epochs_done', 'checkpoint_field', 'trained_precision', 'metrics_problem', 'run_status',
            'arch_key', 'planned_runs', 'load_runs', 'load_history', 'designs', 'summary_table', 'comparisons_table',
-           'eval_split', 'scope', 'split_note', 'findings', 'digest', 'read_digest', 'put_digest', 'variant_colors',
-           'per_class_table', 'noisy_latency', 'settings', 'load_results']
+           'eval_split', 'scope', 'split_note', 'findings', 'training_notes', 'training_sentence', 'digest',
+           'read_digest', 'put_digest', 'variant_colors', 'per_class_table', 'noisy_latency', 'settings',
+           'load_results']
 
 # %% ../nbs/09_results.ipynb #2926fd13
 STUDY_JSON, LATENCY_JSON, PARAMS_JSON, METRICS_JSON, FAILED_JSON = 'study.json', 'latency.json', 'params.json', 'metrics.json', 'failed.json'
@@ -156,7 +157,7 @@ def designs(runs):
         f = r[r.status == 'done']
         yield v, d, r, f, ({'params': f'{f.params.iloc[0]:,.0f}', 'MACs (M)': f'{f.macs.iloc[0] / 1e6:.1f}'} if len(f) and 'final_val_acc' in f else None)
 
-ACC_HEADER = 'final val acc: mean ± SD [95% t-interval], n seeds'
+ACC_HEADER = 'final val acc: mean ± SD [95% t-interval], n seeds'  # 'val' names the evaluation images, whichever split
 
 def _pm(s, digits=3, n=True):
     "'mean ± SD [t-interval], n = k' of `s`: the SD from 2 values, the interval from `MIN_SEEDS`; '–' if none."
@@ -236,9 +237,47 @@ def findings(runs, study=None) -> str:
                  "so their numbers share no scale with the gaps above.")
     return '\n'.join(lines)
 
-# %% ../nbs/09_results.ipynb #9cca425a
+# %% ../nbs/09_results.ipynb #f7ffb644
 def _seeds(r): return f"seed{'s' if len(r) > 1 else ''} {', '.join(str(s) for s in sorted(r.seed))}"
 
+def training_notes(history, ratio=10., early=2, fit_below=0.6) -> pd.DataFrame:
+    "Per run of `history`: worst validation loss of its first `early` epochs against its final one, final training accuracy; flags."
+    cols = ['run', 'variant', 'depth', 'seed', 'early_val_loss', 'final_val_loss', 'ratio', 'final_train_acc', 'unstable',
+            'undertrained']
+    rows = []
+    for run, h in (history.sort_values('epoch', kind='stable').groupby('run', sort=False) if len(history) else []):
+        if len(h) <= early: continue  # too short to tell its early epochs from its end
+        worst, last = float(h.val_loss.iloc[:early].max()), h.iloc[-1]
+        rows.append(dict(run=run, variant=last.variant, depth=last.depth, seed=last.seed, early_val_loss=worst,
+                         final_val_loss=float(last.val_loss), ratio=worst / float(last.val_loss),
+                         final_train_acc=float(last.train_acc), unstable=worst > ratio * float(last.val_loss),
+                         undertrained=float(last.train_acc) < fit_below))
+    return pd.DataFrame(rows, columns=cols)
+
+def _by_design(rows, several) -> str:
+    "'variant at n=d seeds …' for each design among `rows`, in registry order."
+    return '; '.join(f"{v}{f' at n={d}' if several else ''} {_seeds(r)}" for (v, d), r in
+                     _order(rows).groupby(['variant', 'depth'], sort=False))
+
+def _span(lo, hi, fmt='.2f') -> str: return f'{lo:{fmt}}' if f'{lo:{fmt}}' == f'{hi:{fmt}}' else f'{lo:{fmt}}–{hi:{fmt}}'
+
+def training_sentence(notes, ratio=10., early=2, fit_below=0.6) -> str:
+    "Markdown lines naming the runs of `training_notes` that were unstable early or ended undertrained; '' if none."
+    if not len(notes): return ''
+    several, lines, n = notes.depth.nunique() > 1, [], len(notes)
+    if len(u := notes[notes.unstable]):
+        lines.append(f"- **Unstable early training** in {len(u)} of {n} runs (validation loss in one of the first {early} "
+                     f"epochs above {ratio:g}× its final value; up to {u.early_val_loss.max():,.0f} against a final "
+                     f"{_span(u.final_val_loss.min(), u.final_val_loss.max())}): {_by_design(u, several)}.")
+    if len(w := notes[notes.undertrained]):
+        who = f'all {n} runs' if len(w) == n else f'{len(w)} of {n} runs ({_by_design(w, several)})'
+        lines.append(f"- **Undertrained**: {who} ended with a training accuracy of "
+                     f"{_span(w.final_train_acc.min(), w.final_train_acc.max())}, below {fit_below:.0%}: the schedule "
+                     "stopped far from fitting the training images, so these accuracies say more about the schedule than "
+                     "about the designs.")
+    return '\n'.join(lines)
+
+# %% ../nbs/09_results.ipynb #9cca425a
 def digest(out, runs=None, study=None) -> str:
     "Markdown for a README: runs finished and still to train, accuracy with intervals per design, every comparison — from `out`'s records alone."
     runs = load_runs(out) if runs is None else runs
@@ -255,7 +294,8 @@ def digest(out, runs=None, study=None) -> str:
     where = sorted({f'{r.device} {r.precision}' for r in done.itertuples() if isinstance(getattr(r, 'precision', None), str)})
     head += '.' + (f" Trained on {', '.join(where)}." if where else '') + f" Evaluated on `{eval_split(study)}`."
     table = pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True, colalign=('left',) + ('right',) * 4)
-    return f"{head}\n\n{table}\n\n{findings(runs, study)}"
+    notes = training_sentence(training_notes(load_history(out, runs[runs.status == 'done']))) if out is not None else ''
+    return f"{head}\n\n{table}\n\n{findings(runs, study)}" + (f"\n{notes}" if notes else '')
 
 # %% ../nbs/09_results.ipynb #51b350d4
 def _digest_re(key): return re.compile(rf'(<!-- digest {re.escape(key)}\b[^\n]*-->\n)(?:(.*?)\n)?(<!-- /digest {re.escape(key)} -->)', re.S)
@@ -312,8 +352,10 @@ def settings(study, runs, metrics) -> str:
     if data: lines.append(f"- **data**: {data.get('source')} (content fingerprint `{data.get('fingerprint')}`)")
     if exp:
         imgs = lambda k: exp.get(k) or 'all'
-        lines.append(f"- **classes**: {exp.get('n_classes')} drawn with class seed {exp.get('class_seed')}; {imgs('n_train')} training and "
-                     f"{imgs('n_val')} validation images per class")
+        held = exp.get('eval_split') == 'tune'
+        lines.append(f"- **classes**: {exp.get('n_classes')} drawn with class seed {exp.get('class_seed')}; {imgs('n_train')} "
+                     f"training and {imgs('n_val')} {'tune (held out of the training images)' if held else 'validation'} images "
+                     "per class")
         lines.append(f"- **training**: {exp.get('epochs')} epochs, batch {exp.get('batch_size')}, {exp.get('schedule')} schedule to a peak "
                      f"learning rate of {exp.get('lr')}, SGD (momentum 0.9, weight decay 5e-4), widths {exp.get('widths')}")
     where = sorted({f"{m.get('runtime', {}).get('device')} {m.get('runtime', {}).get('precision')}" for m in metrics})
@@ -338,7 +380,7 @@ def _machine(m) -> str:
     t = mc.get('threads')
     out = cpu + (f", {t} thread{'s' if t != 1 else ''}" if isinstance(t, int) else '')
     out += f", GPU {mc['gpu']}" if mc.get('gpu') else (', no GPU' if 'gpu' in mc else '')
-    if mc.get('cuda'): out += f", CUDA {mc['cuda']}" + (f", cuDNN {mc['cudnn']}" if mc.get('cudnn') else '')
+    if mc.get('gpu') and mc.get('cuda'): out += f", CUDA {mc['cuda']}" + (f", cuDNN {mc['cudnn']}" if mc.get('cudnn') else '')
     return out
 
 def _summary(runs, study, lat) -> str:
@@ -370,7 +412,8 @@ def load_results(out) -> dict:
     noisy = noisy_latency(runs)
     summary = _summary(runs, study, lat) + (f" Latency was noisy for {', '.join(noisy)} (p90 over twice p50): the machine was busy; "
                                             "rerun with `--remeasure` on a quiet machine before reading speed." if noisy else '')
-    return dict(out=out, study=study, runs=runs, history=load_history(out, runs), table=summary_table(runs),
+    history = load_history(out, runs)
+    return dict(out=out, study=study, runs=runs, history=history, training=training_notes(history), table=summary_table(runs),
                 comparisons=comparisons_table(runs), best=_best(out, runs), settings=settings(study, runs, metrics),
                 summary=summary, findings=findings(runs, study),
                 synthetic=bool(isinstance(study.get('data'), dict) and study['data'].get('synthetic')),

@@ -10,7 +10,8 @@ import numpy as np, torch
 from PIL import Image
 from fastcore.basics import store_attr
 from .core import cache_dir, atomic_path, progress
-from .data import (DataError, TinyImageNetArchive, resolve_data_path, archive_identity, select_classes)
+from .data import (DataError, TinyImageNetArchive, resolve_data_path, archive_identity, select_classes,
+                               split_tune, EVAL_SPLITS)
 
 # %% auto #0
 __all__ = ['CACHE_VERSION', 'IMAGENET_MEAN', 'IMAGENET_STD', 'TinyImageNet', 'load_tiny_imagenet', 'normalize',
@@ -19,12 +20,12 @@ __all__ = ['CACHE_VERSION', 'IMAGENET_MEAN', 'IMAGENET_STD', 'TinyImageNet', 'lo
 # %% ../nbs/02_batches.ipynb #ee723c40
 class TinyImageNet:
     "A decoded Tiny-ImageNet subset: uint8 images N×3×64×64, int64 labels, wnids and human names."
-    def __init__(self, train_x, train_y, val_x, val_y, classes, names, source=''):
-        store_attr('train_x,train_y,val_x,val_y,source'); self.classes, self.names = list(classes), list(names)
+    def __init__(self, train_x, train_y, val_x, val_y, classes, names, source='', eval_split='val'):
+        store_attr('train_x,train_y,val_x,val_y,source,eval_split'); self.classes, self.names = list(classes), list(names)
     @property
     def n_classes(self): return len(self.classes)
     def __repr__(self):
-        return f"TinyImageNet({self.n_classes} classes, {len(self.train_y)} train / {len(self.val_y)} val images, from {self.source})"
+        return f"TinyImageNet({self.n_classes} classes, {len(self.train_y)} train / {len(self.val_y)} {self.eval_split} images, from {self.source})"
 
 def _decode(archive, name):
     try:
@@ -64,16 +65,19 @@ def _val_labels(archive, wanted):
         if w in wanted: pairs.append((f, w))
     return sorted(pairs, key=lambda p: (p[1], p[0]))
 
-def _subset(archive, classes, n_train, n_val):
-    train, val = [], []
+def _subset(archive, classes, n_train, n_val, eval_split='val', class_seed=42):
+    "(file, wnid) pairs to train on and to evaluate on: the validation images, or `tune` images held out of training."
+    train, val, per = [], [], {}
+    for f, c in _val_labels(archive, set(classes)):
+        if n_val is None or per.get(c, 0) < n_val: val.append((f'val/images/{f}', c)); per[c] = per.get(c, 0) + 1
+    held = []
     for c in classes:
         fs = archive.files(f'train/{c}/images')
         if not fs: raise DataError(f"class {c} is listed in wnids.txt but {archive.where(f'train/{c}/images/')} has no images")
+        if eval_split == 'tune':  # as many images per class as the validation split has, drawn from the training ones
+            fs, tune = split_tune(fs, per.get(c, 0), f'{class_seed}-{c}'); held += [(f, c) for f in tune]
         train += [(f, c) for f in fs[:n_train]]
-    per = {}
-    for f, c in _val_labels(archive, set(classes)):
-        if n_val is None or per.get(c, 0) < n_val: val.append((f'val/images/{f}', c)); per[c] = per.get(c, 0) + 1
-    return train, val
+    return train, (held if eval_split == 'tune' else val)
 
 # %% ../nbs/02_batches.ipynb #43df1276
 CACHE_VERSION = 2  # 2: the cached tensors carry a checksum
@@ -93,27 +97,32 @@ def _load_cache(cfile):
     print(f"decode cache {cfile} is damaged (unreadable or checksum mismatch): decoding again", flush=True)
     cfile.unlink(missing_ok=True)
 
-def load_tiny_imagenet(path=None, n_classes=25, class_seed=42, n_train=None, n_val=None, cache=True, threads=2) -> TinyImageNet:
-    "Decode `n_classes` classes drawn by `class_seed` (at most `n_train`/`n_val` images per class) from the archive at `path`."
+def load_tiny_imagenet(path=None, n_classes=25, class_seed=42, n_train=None, n_val=None, cache=True, threads=2,
+                       eval_split='val') -> TinyImageNet:
+    """Decode `n_classes` classes drawn by `class_seed` (at most `n_train`/`n_val` images per class) from the archive at `path`.
+    `val_x`/`val_y` hold the images runs are evaluated on: the validation images, or with `eval_split='tune'` as many
+    per class held out (seeded) of the training images, which then train on the rest."""
+    if eval_split not in EVAL_SPLITS: raise DataError(f"eval_split={eval_split!r}: use one of {', '.join(EVAL_SPLITS)}")
     path = resolve_data_path(path)
     for k, v in (('n_train', n_train), ('n_val', n_val)):
         if v is not None and (not isinstance(v, int) or v < 1): raise DataError(f"{k}={v!r} must be a positive integer or None")
-    key = hashlib.sha1(repr((CACHE_VERSION, archive_identity(path), n_classes, class_seed, n_train, n_val)).encode()).hexdigest()[:16]
+    sel = (n_classes, class_seed, n_train, n_val) + ((eval_split,) if eval_split != 'val' else ())  # 'val': the old keys
+    key = hashlib.sha1(repr((CACHE_VERSION, archive_identity(path)) + sel).encode()).hexdigest()[:16]
     cfile = cache_dir()/'decoded'/f'tiny-{n_classes}c-{key}.pt'
     if cache and cfile.exists() and (d := _load_cache(cfile)) is not None:
-        return TinyImageNet(**{k: v for k, v in d.items() if k != 'digest'}, source=str(path))
+        return TinyImageNet(**{k: v for k, v in d.items() if k != 'digest'}, source=str(path), eval_split=eval_split)
     archive = TinyImageNetArchive(path)
     classes = select_classes(archive.text('wnids.txt').split(), n_classes, class_seed)
-    train, val = _subset(archive, classes, n_train, n_val)
+    train, val = _subset(archive, classes, n_train, n_val, eval_split, class_seed)
     label = {c: i for i, c in enumerate(classes)}
     d = dict(train_x=_decode_all(archive, [f for f, _ in train], 'train', threads),
              train_y=torch.tensor([label[c] for _, c in train], dtype=torch.int64),
-             val_x=_decode_all(archive, [f for f, _ in val], 'val', threads),
+             val_x=_decode_all(archive, [f for f, _ in val], eval_split, threads),
              val_y=torch.tensor([label[c] for _, c in val], dtype=torch.int64),
              classes=classes, names=_names(archive, classes))
     if cache:
         with atomic_path(cfile) as tmpf: torch.save(dict(d, digest=_digest(d)), tmpf)
-    return TinyImageNet(**d, source=str(archive.path))
+    return TinyImageNet(**d, source=str(archive.path), eval_split=eval_split)
 
 # %% ../nbs/02_batches.ipynb #4a285711
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

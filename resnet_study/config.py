@@ -7,13 +7,14 @@ from __future__ import annotations
 import math, argparse
 from dataclasses import dataclass, field, fields, asdict, replace
 from .core import PRECISIONS, set_seed, version_problem
+from .data import EVAL_SPLITS
 from .blocks import BLOCKS
 from .model import MiniResNet
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'SYNTHETIC', 'AXES', 'EXECUTION', 'PRESETS', 'ConfigError', 'RunConfig', 'option', 'config_from_dict',
-           'build_model', 'experiment', 'differences', 'preset', 'default_out', 'continue_command', 'plan',
-           'add_config_options', 'config_from_args']
+__all__ = ['SCHEDULES', 'SYNTHETIC', 'AXES', 'EXECUTION', 'ADDED', 'PRESETS', 'ConfigError', 'RunConfig', 'option',
+           'config_from_dict', 'build_model', 'experiment', 'differences', 'preset', 'default_out', 'continue_command',
+           'plan', 'add_config_options', 'config_from_args']
 
 # %% ../nbs/06_config.ipynb #e7054a88
 SCHEDULES = ('onecycle', 'cosine', 'constant')
@@ -42,6 +43,8 @@ class RunConfig:
     n_classes: int = _f(25, 'classes drawn from the 200')
     n_train: int | None = _f(None, "training images per class ('all': 500)")
     n_val: int | None = _f(None, "validation images per class ('all': 50)")
+    eval_split: str = _f('val', "evaluate on 'val' (the validation images: results) or 'tune' (as many images per class "
+                         "held out of the training images: for choosing settings)", choices=EVAL_SPLITS, added=True)
     data: str = _f('', f"Tiny-ImageNet-200 zip or folder; '' → $TINY_IMAGENET, else the official download; '{SYNTHETIC}' → generated images", kind='execution')
     device: str = _f('auto', "'auto', 'cpu', 'cuda' or 'cuda:N'", kind='execution')
     precision: str = _f('auto', 'autocast precision', choices=('auto',) + PRECISIONS, kind='execution')
@@ -115,9 +118,13 @@ def build_model(cfg: RunConfig):
 AXES = tuple(f.name for f in fields(RunConfig) if 'axis' in f.metadata)
 EXECUTION = tuple(f.name for f in fields(RunConfig) if f.metadata.get('kind') == 'execution')
 
+ADDED = tuple(f.name for f in fields(RunConfig) if f.metadata.get('added'))  # fields newer than the first records
+
 def experiment(cfg: RunConfig) -> dict:
-    "The settings every run of one study shares: all but the axes and the execution fields."
-    return {k: v for k, v in cfg.to_dict().items() if k not in AXES + EXECUTION}
+    "The settings every run of one study shares: all but the axes and the execution fields (an `ADDED` one only off its default)."
+    default = RunConfig()
+    return {k: v for k, v in cfg.to_dict().items()
+            if k not in AXES + EXECUTION and not (k in ADDED and v == getattr(default, k))}
 
 def differences(a: dict, b: dict) -> list:
     "'name: A vs B' for each key whose values differ."

@@ -11,10 +11,10 @@ from PIL import Image
 from .core import cache_dir, atomic_path, atomic_write_json, progress
 
 # %% auto #0
-__all__ = ['TINY_IMAGENET_URL', 'TINY_IMAGENET_MD5', 'TINY_IMAGENET_BYTES', 'ENV_VAR', 'SYNTHETIC', 'DataError',
+__all__ = ['TINY_IMAGENET_URL', 'TINY_IMAGENET_MD5', 'TINY_IMAGENET_BYTES', 'ENV_VAR', 'SYNTHETIC', 'EVAL_SPLITS', 'DataError',
            'downloaded_archive', 'download_tiny_imagenet', 'archive_identity', 'needs_download', 'resolve_data_path',
-           'TinyImageNetArchive', 'make_fake_archive', 'edit_fake_archive', 'select_classes', 'synthetic_archive',
-           'data_fingerprint', 'inspect_data']
+           'TinyImageNetArchive', 'make_fake_archive', 'edit_fake_archive', 'select_classes', 'split_tune',
+           'synthetic_archive', 'data_fingerprint', 'inspect_data']
 
 # %% ../nbs/01_data.ipynb #4ec2aac7
 TINY_IMAGENET_URL = 'http://cs231n.stanford.edu/tiny-imagenet-200.zip'
@@ -158,6 +158,18 @@ def select_classes(wnids, n=25, seed=42) -> list:
     if not isinstance(n, int) or not 2 <= n <= min(200, len(wnids)):
         raise DataError(f"n_classes={n!r} is out of range: it must be an integer from 2 to {min(200, len(wnids))}")
     return sorted(random.Random(seed).sample(wnids, n))
+
+# %% ../nbs/01_data.ipynb #c8d2e3f4
+EVAL_SPLITS = ('val', 'tune')  # where a run is evaluated: the validation images, or training images held out
+
+def split_tune(files, n_tune, seed) -> tuple:
+    "`(train, tune)` of one class: `n_tune` of its training `files` drawn by `seed` are held out; disjoint, in file order."
+    files = sorted(files)
+    if not (isinstance(n_tune, int) and 1 <= n_tune < len(files)):
+        raise DataError(f"a tune split of {n_tune!r} images from {len(files)} training images of a class: hold out from 1 "
+                        f"to {len(files) - 1}, or evaluate on 'val'")
+    held = set(random.Random(seed).sample(files, n_tune))
+    return [f for f in files if f not in held], [f for f in files if f in held]
 
 # %% ../nbs/01_data.ipynb #6a7a7b23
 def synthetic_archive() -> Path:

@@ -4,15 +4,16 @@
 
 # %% ../nbs/05_metrics.ipynb #deb7dff3
 from __future__ import annotations
-import copy, time, warnings
+import copy, platform, time, warnings
 from collections import Counter
+from pathlib import Path
 import numpy as np, pandas as pd, torch
 from .core import get_device, get_precision, autocast
 from .blocks import VARIANTS
 from .model import MiniResNet
 
 # %% auto #0
-__all__ = ['count_params', 'count_macs', 'measure_latency', 'model_card', 'variants_table', 'cards_markdown']
+__all__ = ['count_params', 'count_macs', 'measure_latency', 'model_card', 'variants_table', 'cards_markdown', 'machine_info']
 
 # %% ../nbs/05_metrics.ipynb #a9f7d839
 def _unwrap(model): return getattr(model, '_orig_mod', model)
@@ -120,3 +121,29 @@ def cards_markdown(df) -> str:
                       'p90 ms': [f'{v:.2f}' for v in df.p90_ms],
                       f'images/s (batch {tb})' if tb else 'images/s': [f'{v:,.0f}' if v else '–' for v in df.images_per_s]})
     return t.to_markdown(index=False, disable_numparse=True)
+
+# %% ../nbs/05_metrics.ipynb #0578acc5
+def _cpuinfo(text=None) -> tuple:
+    "`(model name, flags)` of the first processor in `/proc/cpuinfo` (or `text`); `(None, None)` where there is none."
+    if text is None:
+        try: text = Path('/proc/cpuinfo').read_text()
+        except OSError: return None, None
+    model = flags = None
+    for line in text.splitlines():
+        key, _, val = line.partition(':'); key = key.strip()
+        if key in ('model name', 'Model') and model is None: model = val.strip() or None
+        if key in ('flags', 'Features') and flags is None: flags = set(val.split())
+    return model, flags
+
+def machine_info(device=None, cpuinfo=None) -> dict:
+    "The machine a run measured: CPU model, architecture, bf16/AMX, threads, GPU, torch/CUDA/cuDNN versions."
+    model, flags = _cpuinfo(cpuinfo)
+    has = lambda *fs: None if flags is None else any(f in flags for f in fs)
+    dev = torch.device(device) if device is not None else None
+    gpu = None
+    if torch.cuda.is_available():
+        gpu = torch.cuda.get_device_name(dev if dev is not None and dev.type == 'cuda' else 0)
+    cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    return dict(cpu_model=model or platform.processor() or None, arch=platform.machine() or None,
+                bf16=has('avx512_bf16', 'amx_bf16'), amx=has('amx_tile'), threads=torch.get_num_threads(), gpu=gpu,
+                torch=torch.__version__, cuda=torch.version.cuda, cudnn=cudnn)

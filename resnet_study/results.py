@@ -5,18 +5,20 @@
 # %% ../nbs/09_results.ipynb #e3ecca5c
 from __future__ import annotations
 import json, re
+from collections import Counter
 from pathlib import Path
 import pandas as pd
 from fastprogress.core import format_time
 from .core import version_problem, atomic_write_text, read_checkpoint, code_in_checkpoint, unsafe_message
 from .blocks import BLOCKS
-from .stats import bootstrap_ci, compare_runs, summarise_runs, COMPARE_COLUMNS
+from .stats import t_interval, compare_runs, summarise_runs, COMPARE_COLUMNS, MIN_SEEDS
 
 # %% auto #0
 __all__ = ['STUDY_JSON', 'LATENCY_JSON', 'PARAMS_JSON', 'METRICS_JSON', 'FAILED_JSON', 'HISTORY_CSV', 'TIMINGS_CSV', 'CHECKPOINT',
-           'TRAIN_NB', 'REPORT_NB', 'NUMBER', 'METRICS_SCHEMA', 'HE_2016', 'read_json', 'read_study', 'epochs_done',
-           'checkpoint_field', 'trained_precision', 'metrics_problem', 'damage', 'run_status', 'arch_key',
-           'planned_runs', 'load_runs', 'load_history', 'designs', 'summary_table', 'comparisons_table', 'findings',
+           'TRAIN_NB', 'REPORT_NB', 'NUMBER', 'METRICS_SCHEMA', 'ACC_HEADER', 'HE_2016', 'EVAL_SPLITS', 'read_json',
+           'read_study', 'epochs_done', 'checkpoint_field', 'trained_precision', 'metrics_problem', 'damage',
+           'run_status', 'arch_key', 'planned_runs', 'load_runs', 'load_history', 'designs', 'summary_table',
+           'comparisons_table', 'eval_split', 'scope', 'split_note', 'findings', 'training_notes', 'training_sentence',
            'digest', 'read_digest', 'put_digest', 'variant_colors', 'per_class_table', 'noisy_latency', 'settings',
            'load_results']
 
@@ -165,14 +167,15 @@ def designs(runs):
         f = r[r.status == 'done']
         yield v, d, r, f, ({'params': f'{f.params.iloc[0]:,.0f}', 'MACs (M)': f'{f.macs.iloc[0] / 1e6:.1f}'} if len(f) and 'final_val_acc' in f else None)
 
-def _pm(s, digits=3):
+ACC_HEADER = 'final val acc: mean ± SD [95% t-interval], n seeds'  # 'val' names the evaluation images, whichever split
+
+def _pm(s, digits=3, n=True):
+    "'mean ± SD [t-interval], n = k' of `s`: the SD from 2 values, the interval from `MIN_SEEDS`; '–' if none."
     s = pd.Series(s, dtype=float).dropna()
     if not len(s): return '–'
-    out = f'{s.mean():.{digits}f}'
-    if len(s) > 1:
-        lo, hi = bootstrap_ci(s)
-        out += f' ± {s.std(ddof=1):.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]'
-    return out
+    out = f'{s.mean():.{digits}f}' + (f' ± {s.std(ddof=1):.{digits}f}' if len(s) > 1 else '')
+    if (ci := t_interval(s)) is not None: out += f' [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]'
+    return out + (f', n = {len(s)}' if n else '')
 
 def summary_table(runs) -> pd.DataFrame:
     "One row per design (variant × depth): runs done, size, compute, latency, accuracy over seeds, training time."
@@ -182,47 +185,127 @@ def summary_table(runs) -> pd.DataFrame:
     for v, d, r, f, size in designs(runs):
         row = {'variant': v, **({'depth': d} if depths else {}), 'runs': f'{len(f)}/{len(r)} done'}
         if size:
-            row.update({**size, 'latency p50 (ms)': _pm(f.latency_p50_ms.iloc[:1], 2), 'p90 (ms)': _pm(f.latency_p90_ms.iloc[:1], 2),
-                        'final val acc (mean ± std [95% CI])': _pm(f.final_val_acc), 'best val acc': _pm(f.best_val_acc),
+            row.update({**size, 'latency p50 (ms)': _pm(f.latency_p50_ms.iloc[:1], 2, n=False),
+                        'p90 (ms)': _pm(f.latency_p90_ms.iloc[:1], 2, n=False),
+                        ACC_HEADER: _pm(f.final_val_acc), 'best val acc': _pm(f.best_val_acc),
                         'train time': format_time(f.train_time_s.mean())})
         rows.append(row)
     return pd.DataFrame(rows).fillna('–')  # a design with no finished run shows dashes, not NaN
 
 # %% ../nbs/09_results.ipynb #98779cdb
 HE_2016 = {110: 0.24, 164: 0.47, 1001: 2.69}  # pre- minus post-activation, CIFAR-10 error points (He et al. 2016, Table 3 and 2)
+EVAL_SPLITS = {'val': 'the validation images',
+               'tune': 'the `tune` images, held out (seeded, per class) from the training images'}
 
 def comparisons_table(runs) -> pd.DataFrame:
     "Every comparison the study's axes call for, with paired intervals, tests and a sentence each."
     return compare_runs(_order(runs)) if len(runs) and 'final_val_acc' in runs else pd.DataFrame(columns=COMPARE_COLUMNS)
 
-def findings(runs) -> str:
-    "One line per comparison, then what He et al. 2016 found, for context."
+def eval_split(study) -> str:
+    "The split the runs of `study` (a study record) are evaluated on; 'val' in records that predate the setting."
+    exp = study.get('experiment') if isinstance(study, dict) else None
+    return (exp.get('eval_split') if isinstance(exp, dict) else None) or 'val'
+
+def _n_eval(study) -> int | None:
+    "How many images the runs of `study` are evaluated on (classes × images per class); None if unknown."
+    exp = study.get('experiment') if isinstance(study, dict) else None
+    if not isinstance(exp, dict) or isinstance(study.get('data'), dict) and study['data'].get('synthetic'): return None
+    k, per = exp.get('n_classes'), exp.get('n_val') or 50
+    return k * per if isinstance(k, int) and isinstance(per, int) else None
+
+def scope(runs, study=None) -> str:
+    "What the intervals cover and leave out, and which split chose the settings and which reports the results."
+    f = runs[runs.status == 'done'] if len(runs) and 'final_val_acc' in runs else runs.iloc[:0]
+    s = (f"95% Student-t intervals over seeds, n beside each (none below {MIN_SEEDS} seeds). They cover how a "
+         "result moves from one seed to the next")
+    n, acc = _n_eval(study or {}), f.final_val_acc.mean() if len(f) else None
+    if n and acc is not None and 0 < acc < 1:
+        se = (acc * (1 - acc) / n) ** 0.5
+        s += (f", not the sampling error of the {n:,} evaluation images themselves (about {se * 100:.1f} points, one "
+              f"standard error at {acc:.0%} accuracy), which every design shares")
+    return s + '. ' + split_note(study)
+
+def split_note(study) -> str:
+    "Which split reports the results of `study` and which chose the settings."
+    split = eval_split(study or {})
+    if split == 'val':
+        return ("The results are on the validation images, and the package's defaults (peak learning rate, number of "
+                "epochs) were chosen on those same images: no split was held out, so the accuracies may be slightly "
+                "optimistic (`--eval-split tune` holds one out for choosing settings).")
+    return (f"These runs are evaluated on {EVAL_SPLITS.get(split, repr(split))}: a split for choosing "
+            "settings, so that the validation images stay untouched; report results from a study evaluated on `val`.")
+
+def findings(runs, study=None) -> str:
+    "One line per comparison, what the intervals cover and which split reports results, then He et al. 2016 in words."
     comp = comparisons_table(runs)
     if not len(comp): return '*No finished runs to compare yet.*'
-    lines = [f'- {s}' for s in comp.sentence]
-    he = ', '.join(f'{v:.2f} (ResNet-{k})' for k, v in HE_2016.items())
-    lines.append(f"- **For context**: in He et al. (2016), pre-activation lowered CIFAR-10 error by {he} points: a gain that "
-                 "grows with depth. A network here has 6n + 2 layers with basic blocks and 9n + 2 with bottlenecks, n blocks per stage.")
+    lines = [f'- {s}' for s in comp.sentence] + [f'- **What the intervals cover**: {scope(runs, study)}']
+    he = ', '.join(f'{v:.2f} points at {k} layers' for k, v in HE_2016.items())
+    lines.append(f"- **For context, not for comparison**: in He et al. (2016), pre-activation lowered CIFAR-10 "
+                 f"error by {he}: a gain that grows with depth, measured on other images with networks far deeper "
+                 "than these (here 6n + 2 layers with basic blocks and 9n + 2 with bottlenecks, n blocks per stage), "
+                 "so their numbers share no scale with the gaps above.")
+    return '\n'.join(lines)
+
+# %% ../nbs/09_results.ipynb #f7ffb644
+def _seeds(r): return f"seed{'s' if len(r) > 1 else ''} {', '.join(str(s) for s in sorted(r.seed))}"
+
+def training_notes(history, ratio=10., early=2, fit_below=0.6) -> pd.DataFrame:
+    "Per run of `history`: worst validation loss of its first `early` epochs against its final one, final training accuracy; flags."
+    cols = ['run', 'variant', 'depth', 'seed', 'early_val_loss', 'final_val_loss', 'ratio', 'final_train_acc', 'unstable',
+            'undertrained']
+    rows = []
+    for run, h in (history.sort_values('epoch', kind='stable').groupby('run', sort=False) if len(history) else []):
+        if len(h) <= early: continue  # too short to tell its early epochs from its end
+        worst, last = float(h.val_loss.iloc[:early].max()), h.iloc[-1]
+        rows.append(dict(run=run, variant=last.variant, depth=last.depth, seed=last.seed, early_val_loss=worst,
+                         final_val_loss=float(last.val_loss), ratio=worst / float(last.val_loss),
+                         final_train_acc=float(last.train_acc), unstable=worst > ratio * float(last.val_loss),
+                         undertrained=float(last.train_acc) < fit_below))
+    return pd.DataFrame(rows, columns=cols)
+
+def _by_design(rows, several) -> str:
+    "'variant at n=d seeds …' for each design among `rows`, in registry order."
+    return '; '.join(f"{v}{f' at n={d}' if several else ''} {_seeds(r)}" for (v, d), r in
+                     _order(rows).groupby(['variant', 'depth'], sort=False))
+
+def _span(lo, hi, fmt='.2f') -> str: return f'{lo:{fmt}}' if f'{lo:{fmt}}' == f'{hi:{fmt}}' else f'{lo:{fmt}}–{hi:{fmt}}'
+
+def training_sentence(notes, ratio=10., early=2, fit_below=0.6) -> str:
+    "Markdown lines naming the runs of `training_notes` that were unstable early or ended undertrained; '' if none."
+    if not len(notes): return ''
+    several, lines, n = notes.depth.nunique() > 1, [], len(notes)
+    if len(u := notes[notes.unstable]):
+        lines.append(f"- **Unstable early training** in {len(u)} of {n} runs (validation loss in one of the first {early} "
+                     f"epochs above {ratio:g}× its final value; up to {u.early_val_loss.max():,.0f} against a final "
+                     f"{_span(u.final_val_loss.min(), u.final_val_loss.max())}): {_by_design(u, several)}.")
+    if len(w := notes[notes.undertrained]):
+        who = f'all {n} runs' if len(w) == n else f'{len(w)} of {n} runs ({_by_design(w, several)})'
+        lines.append(f"- **Undertrained**: {who} ended with a training accuracy of "
+                     f"{_span(w.final_train_acc.min(), w.final_train_acc.max())}, below {fit_below:.0%}: the schedule "
+                     "stopped far from fitting the training images, so these accuracies say more about the schedule than "
+                     "about the designs.")
     return '\n'.join(lines)
 
 # %% ../nbs/09_results.ipynb #9cca425a
-def _seeds(r): return f"seed{'s' if len(r) > 1 else ''} {', '.join(str(s) for s in sorted(r.seed))}"
-
-def digest(out, runs=None) -> str:
+def digest(out, runs=None, study=None) -> str:
     "Markdown for a README: runs finished and still to train, accuracy with intervals per design, every comparison — from `out`'s records alone."
     runs = load_runs(out) if runs is None else runs
+    study = (read_study(out) if out is not None else {}) if study is None else study
     if not len(runs): return '*No runs are recorded in this study yet.*'
     several, rows = runs.depth.nunique() > 1, []
     design = lambda v, d: f'{v}, n={d}' if several else v
     for v, d, r, f, size in designs(runs):
         rows.append({'design': design(v, d), 'seeds done': f'{len(f)} of {len(r)}', **(size or {'params': '–', 'MACs (M)': '–'}),
-                     'final val acc: mean ± std [95% CI]': _pm(f.final_val_acc) if size else '–'})
+                     ACC_HEADER: _pm(f.final_val_acc) if size else '–'})
     done, left = runs[runs.status == 'done'], _order(runs[runs.status != 'done'])
     head = f"**{len(done)} of {len(runs)} runs finished**"
     if len(left): head += '; still to train: ' + '; '.join(f'{design(v, d)} {_seeds(r)}' for (v, d), r in left.groupby(['variant', 'depth'], sort=False, dropna=False))
     where = sorted({f'{r.device} {r.precision}' for r in done.itertuples() if isinstance(getattr(r, 'precision', None), str)})
-    head += '.' + (f" Trained on {', '.join(where)}." if where else '')
-    return f"{head}\n\n{pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True, colalign=('left',) + ('right',) * 4)}\n\n{findings(runs)}"
+    head += '.' + (f" Trained on {', '.join(where)}." if where else '') + f" Evaluated on `{eval_split(study)}`."
+    table = pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True, colalign=('left',) + ('right',) * 4)
+    notes = training_sentence(training_notes(load_history(out, runs[runs.status == 'done']))) if out is not None else ''
+    return f"{head}\n\n{table}\n\n{findings(runs, study)}" + (f"\n{notes}" if notes else '')
 
 # %% ../nbs/09_results.ipynb #51b350d4
 def _digest_re(key): return re.compile(rf'(<!-- digest {re.escape(key)}\b[^\n]*-->\n)(?:(.*?)\n)?(<!-- /digest {re.escape(key)} -->)', re.S)
@@ -279,15 +362,36 @@ def settings(study, runs, metrics) -> str:
     if data: lines.append(f"- **data**: {data.get('source')} (content fingerprint `{data.get('fingerprint')}`)")
     if exp:
         imgs = lambda k: exp.get(k) or 'all'
-        lines.append(f"- **classes**: {exp.get('n_classes')} drawn with class seed {exp.get('class_seed')}; {imgs('n_train')} training and "
-                     f"{imgs('n_val')} validation images per class")
+        held = exp.get('eval_split') == 'tune'
+        lines.append(f"- **classes**: {exp.get('n_classes')} drawn with class seed {exp.get('class_seed')}; {imgs('n_train')} "
+                     f"training and {imgs('n_val')} {'tune (held out of the training images)' if held else 'validation'} images "
+                     "per class")
         lines.append(f"- **training**: {exp.get('epochs')} epochs, batch {exp.get('batch_size')}, {exp.get('schedule')} schedule to a peak "
                      f"learning rate of {exp.get('lr')}, SGD (momentum 0.9, weight decay 5e-4), widths {exp.get('widths')}")
     where = sorted({f"{m.get('runtime', {}).get('device')} {m.get('runtime', {}).get('precision')}" for m in metrics})
     if where: lines.append(f"- **ran on**: {', '.join(where)}" + (' (mixed: compare with care)' if len(where) > 1 else ''))
+    machines = Counter(_machine(m) for m in metrics)
+    if machines:
+        on = [f"{k} run{'s' if k > 1 else ''} on {w}" for w, k in machines.items()]
+        lines.append('- **machines**: ' + '; '.join(on))
     vers = sorted({f"torch {m.get('versions', {}).get('torch')}, resnet_study {m.get('versions', {}).get('resnet_study')}" for m in metrics})
     if vers: lines.append(f"- **versions**: {'; '.join(vers)}")
+    if exp: lines.append(f"- **splits**: {split_note(study)}")
     return '\n'.join(lines)
+
+def _machine(m) -> str:
+    "The machine of one run's record in words; what it does not say (older records: no CPU model) reads as unknown."
+    mc = m.get('machine') if isinstance(m.get('machine'), dict) else {}
+    if 'cpu_model' not in mc: cpu = 'an unrecorded CPU model'
+    else: cpu = mc['cpu_model'] or 'an unknown CPU'
+    flags = [k for k in ('bf16', 'amx') if mc.get(k)] if 'bf16' in mc else []
+    known = 'bf16' in mc and mc['bf16'] is not None
+    cpu += f" ({', '.join(f.upper() if f == 'amx' else f for f in flags) or 'no bf16'} instructions)" if known else ''
+    t = mc.get('threads')
+    out = cpu + (f", {t} thread{'s' if t != 1 else ''}" if isinstance(t, int) else '')
+    out += f", GPU {mc['gpu']}" if mc.get('gpu') else (', no GPU' if 'gpu' in mc else '')
+    if mc.get('gpu') and mc.get('cuda'): out += f", CUDA {mc['cuda']}" + (f", cuDNN {mc['cudnn']}" if mc.get('cudnn') else '')
+    return out
 
 def _summary(runs, study, lat) -> str:
     if not len(runs): return '*No runs found in this folder yet: run `resnet-study run` first.*'
@@ -318,8 +422,10 @@ def load_results(out) -> dict:
     noisy = noisy_latency(runs)
     summary = _summary(runs, study, lat) + (f" Latency was noisy for {', '.join(noisy)} (p90 over twice p50): the machine was busy; "
                                             "rerun with `--remeasure` on a quiet machine before reading speed." if noisy else '')
-    return dict(out=out, study=study, runs=runs, history=load_history(out, runs), table=summary_table(runs),
+    history = load_history(out, runs)
+    return dict(out=out, study=study, runs=runs, history=history, training=training_notes(history), table=summary_table(runs),
                 comparisons=comparisons_table(runs), best=_best(out, runs), settings=settings(study, runs, metrics),
-                summary=summary, findings=findings(runs), synthetic=bool(isinstance(study.get('data'), dict) and study['data'].get('synthetic')),
+                summary=summary, findings=findings(runs, study),
+                synthetic=bool(isinstance(study.get('data'), dict) and study['data'].get('synthetic')),
                 colors=variant_colors(list(runs.variant.unique()) if len(runs) else []), per_class=per_class_table(out, runs),
                 depths=summarise_runs(_order(runs)) if len(runs) and 'final_val_acc' in runs and runs.depth.nunique() > 1 else pd.DataFrame())

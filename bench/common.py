@@ -5,7 +5,7 @@ The scripts run as `python bench/<script>.py`, which puts this folder first on `
 only what describes or loads the machine itself lives here.
 """
 from __future__ import annotations
-import platform, sys, time
+import sys, time
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -13,12 +13,10 @@ import pandas as pd
 import torch
 
 def cpu_name() -> str:
-    "The CPU's model name as the kernel reports it, else what `platform` knows."
-    try:
-        for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'): return line.split(':', 1)[1].strip()
-    except OSError: pass
-    return platform.processor() or platform.machine()
+    "The CPU's model name, as the runs' records name it (`resnet_study.metrics.machine_info`)."
+    from resnet_study.metrics import machine_info
+    m = machine_info()
+    return m['cpu_model'] or m['arch'] or 'an unknown CPU'
 
 def make_sync(device):
     "A function that waits for `device` to finish its queued work: kernels on a GPU run asynchronously."

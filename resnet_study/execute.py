@@ -13,7 +13,7 @@ from .config import RunConfig
 from .results import PARAMS_JSON, FAILED_JSON, TRAIN_NB, run_status
 
 # %% auto #0
-__all__ = ['NBS', 'SHIPPED', 'interrupt_kernels', 'execute_notebook', 'notebook', 'run_one']
+__all__ = ['KERNEL_ARGS', 'NBS', 'SHIPPED', 'interrupt_kernels', 'execute_notebook', 'notebook', 'run_one']
 
 # %% ../nbs/10_execute.ipynb #22e93d75
 from jupyter_client.manager import AsyncKernelManager
@@ -56,7 +56,7 @@ def _tmp_notebook(path):
     "Where `path` is written while its kernel runs: hidden, and still named `.ipynb` (papermill warns about other names)."
     path = Path(path); return path.parent/f'.{path.stem}.tmp{path.suffix}'
 
-_KERNEL_ARGS = ['--IPKernelApp.log_level=ERROR']  # ipykernel >= 7 warns on every start that its localhost sockets are unencrypted
+KERNEL_ARGS = ['--IPKernelApp.log_level=ERROR']  # ipykernel >= 7 warns on every start that its localhost sockets are unencrypted
 
 def execute_notebook(nb, out_path, parameters, label=None, quiet=False, env=None):
     "Execute notebook `nb` with `parameters` into `out_path` (atomically) in a kernel with `env` added, relaying its progress under `label`."
@@ -64,7 +64,7 @@ def execute_notebook(nb, out_path, parameters, label=None, quiet=False, env=None
     lg = logging.getLogger('papermill'); h = _KernelLog(label or out_path.parent.name)
     lg.addHandler(h); lg.setLevel(logging.INFO); lg.propagate = False
     try: pm.execute_notebook(str(nb), str(tmp), parameters=parameters, kernel_name='python3', progress_bar=False,
-                             log_output=not quiet, extra_arguments=_KERNEL_ARGS, kernel_manager_class=_manager(env))
+                             log_output=not quiet, extra_arguments=KERNEL_ARGS, kernel_manager_class=_manager(env))
     finally:
         lg.removeHandler(h)
         if tmp.exists(): os.chmod(tmp, 0o666 & ~_umask()); os.replace(tmp, out_path)

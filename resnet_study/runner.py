@@ -20,16 +20,16 @@ from .config import (RunConfig, ConfigError, EXECUTION, plan, experiment, differ
 from .results import (TIMINGS_CSV, STUDY_JSON, LATENCY_JSON, PARAMS_JSON, METRICS_JSON, FAILED_JSON, TRAIN_NB,
                                   CHECKPOINT, read_json, planned_runs, run_status, damage, epochs_done, arch_key,
                                   trained_precision)
-from .execute import interrupt_kernels, _STOP
+from .execute import interrupt_kernels, _STOP, KERNEL_ARGS
 from .publish import build_report
 from .claims import where_note, mark_queued, unmark_queued
 from .executors import check_executor, runs_here, make_executor, train_run, local_gpus, ExecutorError
 
 # %% auto #0
 __all__ = ['SEC_PER_IMAGE_EPOCH', 'RUN_OVERHEAD_S', 'PACE_JSON', 'REPORT_S', 'expected_seconds', 'measured_pace',
-           'startup_seconds', 'measured_rates', 'StudyError', 'check_request', 'check_study', 'grow_study',
-           'check_run_folder', 'study_precisions', 'keep_precision', 'study_runs', 'status_table', 'latency_todo',
-           'measure_study_latency', 'StudyStopped', 'run_study']
+           'startup_seconds', 'measured_overhead', 'measured_rates', 'StudyError', 'check_request', 'check_study',
+           'grow_study', 'check_run_folder', 'study_precisions', 'keep_precision', 'study_runs', 'status_table',
+           'latency_todo', 'measure_study_latency', 'StudyStopped', 'run_study']
 
 # %% ../nbs/14_runner.ipynb #ee9726e5
 SEC_PER_IMAGE_EPOCH = {'cpu': 9.8e-3, 'cuda': 4e-4}  # at 2 blocks per stage
@@ -73,15 +73,30 @@ def measured_pace(c, threads=None, measure=True) -> float | None:
     return s
 
 def startup_seconds() -> float:
-    "Seconds a kernel takes to import what a run needs, here: measured once (a Python process), and cached."
+    """Seconds a run's kernel takes to start and import what the run needs, here: a one-cell notebook executed as a
+    run's is (papermill), once, and cached."""
     cache = read_json(cache_dir()/PACE_JSON) or {}; key = f'{platform.node()}|startup'
     if isinstance(cache, dict) and isinstance(cache.get(key), (int, float)): return cache[key]
-    t0 = time.time()
-    subprocess.run([sys.executable, '-c', 'import resnet_study.train, resnet_study.metrics, matplotlib.pyplot, pandas'],
-                   capture_output=True)
-    s = time.time() - t0
+    import nbformat, papermill as pm, tempfile
+    with tempfile.TemporaryDirectory() as d:
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+            'import resnet_study.train, resnet_study.metrics, resnet_study.inference, matplotlib.pyplot, pandas')])
+        nbformat.write(nb, f'{d}/start.ipynb'); t0 = time.time()
+        pm.execute_notebook(f'{d}/start.ipynb', f'{d}/out.ipynb', kernel_name='python3', progress_bar=False,
+                            extra_arguments=KERNEL_ARGS)  # as a run's kernel starts
+        s = time.time() - t0
     atomic_write_json(cache_dir()/PACE_JSON, {**(cache if isinstance(cache, dict) else {}), key: s})
     return s
+
+def measured_overhead(out, cfgs) -> float | None:
+    "Median seconds the finished runs `cfgs` in `out` spent outside their epochs (kernel, data, latency, records); None before any."
+    spent = []
+    for c in cfgs:
+        d, m = Path(out)/c.run_name, read_json(Path(out)/c.run_name/METRICS_JSON)
+        nb = read_json(d/TRAIN_NB)
+        try: spent.append(float(nb['metadata']['papermill']['duration']) - float(m['train_time_s']))
+        except (TypeError, KeyError, ValueError): continue
+    return float(pd.Series(spent).median()) if spent else None
 
 def measured_rates(out, cfgs) -> dict:
     "{(variant, blocks per stage): median s per image-epoch} over the epochs the runs `cfgs` in `out` have trained (their `timings.csv`), and under None the median over all; {} before any."
@@ -337,7 +352,8 @@ def _estimate(out, cfgs, jobs, rt, report) -> tuple:
     if rt is None: return status_table(out, cfgs, jobs)
     threads = int(os.environ.get('OMP_NUM_THREADS') or 0) or (num_cpus() // jobs if jobs > 1 else torch.get_num_threads())
     start = startup_seconds()
-    lines, left = status_table(out, cfgs, jobs, lambda c: measured_pace(c, threads), start + RUN_OVERHEAD_S)
+    per_run = measured_overhead(out, cfgs) or start + RUN_OVERHEAD_S  # this study's runs, once there are some
+    lines, left = status_table(out, cfgs, jobs, lambda c: measured_pace(c, threads), per_run)
     return lines, left + (start + REPORT_S if report and left else 0)
 
 def run_study(base: RunConfig, variants=None, seeds=None, depths=None, out=default_out(), jobs=1, quiet=False, report=True,

@@ -96,7 +96,7 @@ def run_one(cfg: RunConfig, out, quiet=False, env=None) -> str:
     remove_temporaries(d); (d/FAILED_JSON).unlink(missing_ok=True)
     if not (d/PARAMS_JSON).exists(): atomic_write_json(d/PARAMS_JSON, record(**cfg.to_dict()))
     for attempt in (1, 2):
-        try: execute_notebook(notebook(TRAIN_NB), d/TRAIN_NB, dict(cfg.to_dict(), run_dir=str(d.resolve())), quiet=quiet, env=env); break
+        try: execute_notebook(notebook(TRAIN_NB), d/TRAIN_NB, dict(config=cfg.to_dict(), run_dir=str(d.resolve())), quiet=quiet, env=env); break
         except Exception as e:
             if _STOP.is_set(): return 'stopped'
             if attempt == 1 and not isinstance(e, pm.PapermillExecutionError) and _never_started(d/TRAIN_NB):

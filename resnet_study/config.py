@@ -38,6 +38,8 @@ class RunConfig:
     schedule: str = _f('onecycle', 'learning-rate schedule', choices=SCHEDULES)
     warmup: float = _f(0.25, 'fraction of the steps spent warming up')
     label_smoothing: float = _f(0.0, 'label smoothing of the cross-entropy')
+    momentum: float = _f(0.9, 'SGD momentum', added=True)
+    weight_decay: float = _f(5e-4, 'SGD weight decay (L2), on every parameter', added=True)
     augment: bool = _f(True, 'random crops and flips of the training images')
     class_seed: int = _f(42, 'seed of the class draw')
     n_classes: int = _f(25, 'classes drawn from the 200')
@@ -84,6 +86,8 @@ def _check(name, v):
     if name == 'lr' and not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0): bad('must be a finite number > 0')
     if name == 'warmup' and not (isinstance(v, (int, float)) and 0 < v < 1): bad('must be between 0 and 1')
     if name == 'label_smoothing' and not (isinstance(v, (int, float)) and 0 <= v < 1): bad('must be in [0, 1)')
+    if name == 'momentum' and not (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1): bad('must be in [0, 1)')
+    if name == 'weight_decay' and not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0): bad('must be a finite number ≥ 0')
     if name in ('augment', 'compile') and not isinstance(v, bool): bad('must be True or False')
     if name == 'data' and not isinstance(v, str): bad('must be a path, or empty')
     if name == 'device' and not (v in ('auto', 'cpu', 'cuda') or (isinstance(v, str) and v.startswith('cuda:') and v[5:].isdigit())):

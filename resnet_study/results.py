@@ -11,6 +11,7 @@ import pandas as pd
 from fastprogress.core import format_time
 from .core import version_problem, atomic_write_text, read_checkpoint, code_in_checkpoint, unsafe_message
 from .blocks import BLOCKS
+from .config import RunConfig
 from .stats import t_interval, compare_runs, summarise_runs, COMPARE_COLUMNS, MIN_SEEDS
 
 # %% auto #0
@@ -367,7 +368,7 @@ def settings(study, runs, metrics) -> str:
                      f"training and {imgs('n_val')} {'tune (held out of the training images)' if held else 'validation'} images "
                      "per class")
         lines.append(f"- **training**: {exp.get('epochs')} epochs, batch {exp.get('batch_size')}, {exp.get('schedule')} schedule to a peak "
-                     f"learning rate of {exp.get('lr')}, SGD (momentum 0.9, weight decay 5e-4), widths {exp.get('widths')}")
+                     f"learning rate of {exp.get('lr')}, SGD (momentum {exp.get('momentum', RunConfig.momentum)}, weight decay {exp.get('weight_decay', RunConfig.weight_decay)}), widths {exp.get('widths')}")
     where = sorted({f"{m.get('runtime', {}).get('device')} {m.get('runtime', {}).get('precision')}" for m in metrics})
     if where: lines.append(f"- **ran on**: {', '.join(where)}" + (' (mixed: compare with care)' if len(where) > 1 else ''))
     machines = Counter(_machine(m) for m in metrics)

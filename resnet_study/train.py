@@ -40,9 +40,9 @@ def evaluate(model, batches, runtime=None, n_classes=None):
     return dict(loss=loss_sum / max(n, 1), acc=(conf.diag().sum() / max(n, 1)).item(), per_class=per_class.tolist(), confusion=conf)
 
 # %% ../nbs/07_train.ipynb #966a8b61
-def make_optimizer(model, lr):
-    "SGD, momentum 0.9, weight decay 5e-4, the same for every variant."
-    return torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
+def make_optimizer(model, lr, momentum=RunConfig.momentum, weight_decay=RunConfig.weight_decay):
+    "SGD with `momentum` and `weight_decay` (the run's, `RunConfig`), the same for every variant."
+    return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
 
 def make_scheduler(opt, schedule, lr, total_steps, warmup=RunConfig.warmup):
     "Per-step learning-rate schedule: one-cycle, cosine with linear warm-up, or constant."
@@ -185,6 +185,7 @@ def save_checkpoint(path, model, opt, sched, scaler, rt, extra):
 # %% ../nbs/07_train.ipynb #6538f81c
 def fit(model, data, epochs=RunConfig.epochs, lr=RunConfig.lr, batch_size=RunConfig.batch_size, seed=RunConfig.seed,
         schedule=RunConfig.schedule, warmup=RunConfig.warmup, label_smoothing=RunConfig.label_smoothing,
+        momentum=RunConfig.momentum, weight_decay=RunConfig.weight_decay,
         augment=RunConfig.augment, run_dir=None, resume=False, device=None, precision=None, channels_last=True,
         compile=False, stop_after=None, progress=None):
     """Train `model` on `data` (from `load_tiny_imagenet`) and return the per-epoch history.
@@ -195,7 +196,8 @@ def fit(model, data, epochs=RunConfig.epochs, lr=RunConfig.lr, batch_size=RunCon
     trn = train_batches(data, batch_size, seed=seed, augment=augment, device=rt.device, memory_format=rt.memory_format)
     if len(trn) == 0: raise ValueError(f"batch_size={batch_size} is larger than the {len(data.train_y)} training images")
     val = val_batches(data, 256, device=rt.device, memory_format=rt.memory_format)
-    opt = make_optimizer(model, lr); sched = make_scheduler(opt, schedule, lr, epochs * len(trn), warmup); scaler = rt.grad_scaler()
+    opt = make_optimizer(model, lr, momentum, weight_decay); scaler = rt.grad_scaler()
+    sched = make_scheduler(opt, schedule, lr, epochs * len(trn), warmup)
     identity = run_identity(model, data, batch_size, epochs, schedule, lr)
     run_dir = Path(run_dir) if run_dir else None
     if run_dir: remove_temporaries(run_dir)

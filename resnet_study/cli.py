@@ -7,6 +7,7 @@ from __future__ import annotations
 import os, sys, signal, argparse, threading
 from pathlib import Path
 from fastprogress.core import format_time
+from .core import plural
 from .data import DataError
 from .blocks import VARIANTS, BLOCKS_ENV, load_user_blocks
 from .config import ConfigError, PRESETS, add_config_options, config_from_args, default_out
@@ -104,7 +105,7 @@ def main(argv=None):
         if not Path(a.out).is_dir(): sys.exit(f"resnet-study: --out {a.out!r} is not a study folder")
         if a.cmd == 'status':
             cfgs = study_runs(a.out); lines, left = status_table(a.out, cfgs)
-            print(f"{len(cfgs)} runs in {Path(a.out).resolve()}\n" + '\n'.join(lines) + f"\nleft: about {format_time(left)} of training on this machine, one run at a time.")
+            print(f"{plural(len(cfgs), 'run')} in {Path(a.out).resolve()}\n" + '\n'.join(lines) + f"\nleft: about {format_time(left)} of training on this machine, one run at a time.")
         elif a.cmd == 'digest': _digest(a.out, a.into); _say_damaged(a.out)
         elif a.cmd == 'report':
             _say_damaged(a.out)

@@ -14,8 +14,8 @@ import torch
 __all__ = ['PRECISIONS', 'RECORD_VERSION', 'PROGRESS_KINDS', 'get_device', 'cpu_has_bf16', 'get_precision', 'autocast', 'Runtime',
            'set_seed', 'rng_state', 'set_rng_state', 'cache_dir', 'atomic_path', 'remove_temporaries',
            'atomic_write_text', 'atomic_write_json', 'atomic_torch_save', 'UnsafeCheckpoint', 'code_in_checkpoint',
-           'unsafe_message', 'read_checkpoint', 'record', 'version_problem', 'progress_message', 'parse_progress',
-           'progress_mode', 'progress']
+           'unsafe_message', 'read_checkpoint', 'plural', 'record', 'version_problem', 'progress_message',
+           'parse_progress', 'progress_mode', 'progress']
 
 # %% ../nbs/00_core.ipynb #d0cc5b49
 PRECISIONS = ('fp32', 'bf16', 'fp16')
@@ -178,6 +178,10 @@ def read_checkpoint(path, map_location='cpu'):
 
 # %% ../nbs/00_core.ipynb #848c468f
 RECORD_VERSION = 1  # the version of the JSON records this package writes, and the newest it reads
+
+def plural(n: int, word: str) -> str:
+    "'1 run', '2 runs': `n` and `word`, in the plural unless `n` is 1."
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 def record(**fields) -> dict:
     "A JSON record of this version: `fields`, after `version`."

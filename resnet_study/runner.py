@@ -13,7 +13,7 @@ from pathlib import Path
 from fastcore.basics import num_cpus
 from fastprogress.core import format_time
 from .core import (atomic_write_json, record, version_problem, Runtime, code_in_checkpoint, unsafe_message,
-                               cache_dir)
+                               cache_dir, plural)
 from .data import inspect_data, needs_download, downloaded_archive, TINY_IMAGENET_BYTES
 from .config import (RunConfig, ConfigError, EXECUTION, plan, experiment, differences, config_from_dict,
                                  continue_command, default_out, build_model)
@@ -190,9 +190,9 @@ def keep_precision(out, base: RunConfig, cfgs, here: str | None) -> tuple:
     if base.precision == 'auto':
         if p == here: return base, None
         why = f"auto would pick {here} on this machine" if here else "where they train, auto could pick another"
-        return replace(base, precision=p), f"precision: {p}, as the study's {len(runs)} trained run(s) ({why}); pass --precision to choose"
+        return replace(base, precision=p), f"precision: {p}, as the study's {plural(len(runs), 'trained run')} ({why}); pass --precision to choose"
     if base.precision != p:
-        return base, f"--precision {base.precision}: the study's {len(runs)} trained run(s) used {p}, so its comparisons will mix precisions (the report's settings flag the mix)"
+        return base, f"--precision {base.precision}: the study's {plural(len(runs), 'trained run')} used {p}, so its comparisons will mix precisions (the report's settings flag the mix)"
     return base, None
 
 # %% ../nbs/14_runner.ipynb #cc6d548f
@@ -240,7 +240,7 @@ def measure_study_latency(out, remeasure=False, like: RunConfig = None):
     out = Path(out); archs = _latency_record(out)
     todo = latency_todo(out, [c for c in study_runs(out, like) if run_status(out/c.run_name) == 'done'], remeasure)
     if not todo: return archs
-    print(f"latency: {len(todo)} architecture(s) at batch 1, back to back ...", flush=True)
+    print(f"latency: {plural(len(todo), 'architecture')} at batch 1, back to back ...", flush=True)
     for k, c in todo.items():
         card = model_card(c.variant, dict(num_classes=c.n_classes, widths=c.widths, blocks_per_stage=c.blocks_per_stage),
                           iters=c.latency_iters, device=Runtime(c.device).device, precision='fp32', channels_last=True)
@@ -271,7 +271,7 @@ def _stop_all(futs, say, grace=60):
 def _say_start(say, i, n, c, out, where=''):
     k, st0 = epochs_done(out/c.run_name), run_status(out/c.run_name)
     say(f"[{i}/{n}] {c.run_name}: " + (f"finishing again, its {METRICS_JSON} was damaged" if st0 == 'damaged' else
-                                       f"resuming at epoch {k + 1} of {c.epochs}" if k else f"training {c.epochs} epochs") + f"{where} ...")
+                                       f"resuming at epoch {k + 1} of {c.epochs}" if k else f"training {plural(c.epochs, 'epoch')}") + f"{where} ...")
 
 def _say_end(say, i, n, c, out, st, secs) -> bool:
     "Say how run `c` ended (state `st`, after `secs`); True if it failed."
@@ -371,7 +371,7 @@ def run_study(base: RunConfig, variants=None, seeds=None, depths=None, out=defau
         try: known = study_runs(out, base)
         except (StudyError, ConfigError): known = []  # no study here yet
         lat = latency_todo(out, known + cfgs, remeasure)
-        print(f"plan: {len(cfgs)} runs in {out}\n" + '\n'.join(lines) + f"\nexpected: {format_time(left)}" +
+        print(f"plan: {plural(len(cfgs), 'run')} in {out}\n" + '\n'.join(lines) + f"\nexpected: {format_time(left)}" +
               (f"; then latency of {', '.join(lat)} at batch 1" if lat else '') + ". Nothing was written (--dry-run).")
         return []
     data = inspect_data(base.data or None, base.n_classes)
@@ -383,12 +383,12 @@ def run_study(base: RunConfig, variants=None, seeds=None, depths=None, out=defau
     rec = grow_study(out, base, data, cfgs)
     lines, left = _estimate(out, cfgs, jobs, rt, report)
     todo = [c for c in cfgs if run_status(out/c.run_name) != 'done']
-    say(f"study in {out}: {len(rec['runs'])} runs recorded; this command asks for {len(cfgs)}, {len(cfgs) - len(todo)} already done, "
+    say(f"study in {out}: {plural(len(rec['runs']), 'run')} recorded; this command asks for {len(cfgs)}, {len(cfgs) - len(todo)} already done, "
         f"{len(todo)} to run{f', {jobs} at a time' if jobs > 1 else ''}. Expected: {format_time(left)} on this machine.")
     failed = _train_all([(i, len(cfgs), c) for i, c in enumerate(cfgs, 1) if c in todo], out, jobs, quiet, say, executor, executor_opts)
     for i, c in enumerate(cfgs, 1):
         if c not in todo: say(f"[{i}/{len(cfgs)}] {c.run_name}: done already, skipped")
     measure_study_latency(out, remeasure, base)
     if report: build_report(out, quiet=quiet)
-    if failed: say(f"{len(failed)} run(s) failed: {', '.join(failed)}")
+    if failed: say(f"{plural(len(failed), 'run')} failed: {', '.join(failed)}")
     return failed

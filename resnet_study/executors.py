@@ -113,7 +113,8 @@ class Requeued(Checkpointable):
 SLURM_POLL_S = 10  # how often the job states are asked for, at most
 _ENDED = {'COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'NODE_FAIL', 'OUT_OF_MEMORY', 'BOOT_FAIL', 'DEADLINE', 'GONE'}
 NO_ACCOUNTING = ("slurm: this cluster keeps no accounting storage, so sacct knows no job: their states come from "
-                 "squeue, which forgets a job minutes after it ends (`resnet-study status` still has every run's state)")
+                 "squeue, which forgets a job minutes after it ends "
+                 "(`resnet-study status` still has every run's state)")
 
 def _slurm(*cmd) -> subprocess.CompletedProcess:
     "Run a Slurm command quietly: its output, errors and status (127 where it is not there)."

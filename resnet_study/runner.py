@@ -274,9 +274,14 @@ def _say_start(say, i, n, c, out, where=''):
                                        f"resuming at epoch {k + 1} of {c.epochs}" if k else f"training {plural(c.epochs, 'epoch')}") + f"{where} ...")
 
 def _say_end(say, i, n, c, out, st, secs) -> bool:
-    "Say how run `c` ended (state `st`, after `secs`); True if it failed."
+    "Say how run `c` ended (state `st`, after `secs`), or that Slurm requeued it; True if it failed or was cancelled."
     d = out/c.run_name
-    if st == 'done':
+    k = f"{epochs_done(d)} of {c.epochs} epochs"
+    if st == 'requeued':
+        say(f"[{i}/{n}] {c.run_name}: requeued by Slurm after {k} (preempted, or at its time limit); it resumes")
+        return False
+    if st == 'cancelled': say(f"[{i}/{n}] {c.run_name}: cancelled in Slurm after {k}; the same command resumes it")
+    elif st == 'done':
         m = read_json(d/METRICS_JSON) or {}
         say(f"[{i}/{n}] {c.run_name}: done in {format_time(secs)}, val acc {m.get('final_val_acc', float('nan')):.3f}")
     elif st == 'done already': say(f"[{i}/{n}] {c.run_name}: done elsewhere meanwhile")
@@ -321,10 +326,13 @@ def _train_all(todo, out, jobs, quiet, say, executor='local', executor_opts=None
     return [c.run_name for _, _, c in todo if c.run_name in failed]
 
 def _as_completed(futs):
-    "(what, result) for each future of `futs` {future: what} as it ends; a future that raised gives 'job failed: ...'."
+    "(what, result) for each future of `futs` {future: what} as it ends ('job failed: ...' if it raised), and (what, 'requeued') each time Slurm requeues its job."
     left = dict(futs)
     while left:
-        for f in [f for f in left if f.done()]:
+        for f in list(left):
+            ended = f.done()  # first: it asks Slurm for news
+            if getattr(f, 'requeued', bool)(): yield left[f], 'requeued'
+            if not ended: continue
             try: res = f.result()
             except Exception as e: res = f"job failed: {(str(e).strip().splitlines() or [type(e).__name__])[-1]}"
             yield left.pop(f), res

@@ -39,7 +39,8 @@ _PACKAGES = {'slurm': 'submitit', 'dask': 'distributed'}
 def _need(kind):
     "The package `kind` needs, imported; else an `ExecutorError` saying how to install it."
     try: return importlib.import_module(_PACKAGES[kind])
-    except ImportError: raise ExecutorError(f"--executor {kind} needs {_PACKAGES[kind]}: pip install resnet_study[{kind}]") from None
+    except ImportError: raise ExecutorError(f"--executor {kind} needs {_PACKAGES[kind]}: pip install "
+                                             f"{_PACKAGES[kind]} (in a checkout: pip install -e '.[{kind}]')") from None
 
 def check_executor(kind='local', **opts):
     "Refuse an unknown executor, options it does not take, bad values and a missing package."

@@ -398,5 +398,5 @@ def run_study(base: RunConfig, variants=None, seeds=None, depths=None, out=defau
         if c not in todo: say(f"[{i}/{len(cfgs)}] {c.run_name}: done already, skipped")
     measure_study_latency(out, remeasure, base)
     if report: build_report(out, quiet=quiet)
-    if failed: say(f"{plural(len(failed), 'run')} failed: {', '.join(failed)}")
+    if failed: say(f"{plural(len(failed), 'run')} did not finish: {', '.join(failed)}")
     return failed

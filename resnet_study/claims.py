@@ -17,7 +17,7 @@ __all__ = ['CLAIM_JSON', 'STALE_AFTER', 'HEARTBEAT', 'QUEUED_JSON', 'read_claim'
 # %% ../nbs/12_claims.ipynb #ae5101ee
 CLAIM_JSON = 'claim.json'
 STALE_AFTER = 600  # seconds without a heartbeat after which a claim is taken over
-HEARTBEAT = 30     # seconds between heartbeats
+HEARTBEAT = float(os.environ.get('RESNET_STUDY_HEARTBEAT') or 30)  # seconds between heartbeats
 
 def read_claim(run_dir):
     "The claim on `run_dir` (host, pid, since, heartbeat, token), or None; one still being written reads as fresh."
@@ -66,8 +66,9 @@ class ClaimedElsewhere(RuntimeError):
 
 class RunClaim:
     "The claim on the run folder `run_dir`: while it is held, this process alone trains the run."
-    def __init__(self, run_dir, stale_after=STALE_AFTER, heartbeat=HEARTBEAT, say=print):
+    def __init__(self, run_dir, stale_after=STALE_AFTER, heartbeat=HEARTBEAT, say=print, on_lost=None):
         self.dir, self.stale_after, self.every, self.say = Path(run_dir), stale_after, heartbeat, say
+        self.lost, self.on_lost = threading.Event(), on_lost  # set, and called, when another process took the claim
         self.path, self.token, self.held, self.holder = self.dir/CLAIM_JSON, uuid.uuid4().hex, False, None
 
     def _record(self): return record(run=self.dir.name, host=socket.gethostname(), pid=os.getpid(), since=self.since,
@@ -110,8 +111,12 @@ def _beat(self: RunClaim):
     "Refresh the heartbeat every `self.every` seconds while the claim is ours."
     while not self._stop.wait(self.every):
         rec = read_claim(self.dir)
-        if rec is None or rec.get('token') != self.token:
-            self.say(f"claim: {self.dir.name} is no longer this process's" + (f": {describe_claim(rec)}" if rec else '')); return
+        if rec is None or rec.get('token') != self.token:  # taken over (this process was suspended, or its clock ran late)
+            self.say(f"claim: {self.dir.name} is no longer this process's" + (f": {describe_claim(rec)}" if rec else '') +
+                     "; its training here stops")
+            self.lost.set()
+            if self.on_lost: self.on_lost()
+            return
         tmp = self.dir/f'.{CLAIM_JSON}.{self.token}'
         try: tmp.write_text(json.dumps(self._record())); os.replace(tmp, self.path)
         except OSError: pass  # the next beat tries again

@@ -22,6 +22,7 @@ _KERNELS, _STOP = set(), threading.Event()
 class _TrackedKernelManager(AsyncKernelManager):
     "A kernel manager the runner can find again, to interrupt its kernel on Ctrl-C."
     async def start_kernel(self, **kw):
+        self.thread = threading.get_ident()  # the thread whose notebook it runs: its run's
         r = await super().start_kernel(**kw); _KERNELS.add(self); return r
     async def shutdown_kernel(self, *a, **kw):
         _KERNELS.discard(self); return await super().shutdown_kernel(*a, **kw)
@@ -33,10 +34,10 @@ def _manager(env=None):
         async def start_kernel(self, **kw): return await super().start_kernel(**{**kw, 'env': {**os.environ, **kw.get('env', {}), **env}})
     return _WithEnv
 
-def interrupt_kernels(sig=signal.SIGINT):
-    "Send `sig` to every kernel the runner has running; returns how many."
+def interrupt_kernels(sig=signal.SIGINT, thread=None):
+    "Send `sig` to every kernel the runner has running (or only to the one started by `thread`); returns how many."
     n = 0
-    for km in list(_KERNELS):
+    for km in [k for k in list(_KERNELS) if thread is None or getattr(k, 'thread', None) == thread]:
         proc = getattr(km.provisioner, 'process', None)
         if proc is not None and proc.poll() is None:
             try: os.kill(proc.pid, sig); n += 1
@@ -58,8 +59,9 @@ def _tmp_notebook(path):
 
 KERNEL_ARGS = ['--IPKernelApp.log_level=ERROR']  # ipykernel >= 7 warns on every start that its localhost sockets are unencrypted
 
-def execute_notebook(nb, out_path, parameters, label=None, quiet=False, env=None):
-    "Execute notebook `nb` with `parameters` into `out_path` (atomically) in a kernel with `env` added, relaying its progress under `label`."
+def execute_notebook(nb, out_path, parameters, label=None, quiet=False, env=None, lost=None):
+    """Execute notebook `nb` with `parameters` into `out_path` (atomically) in a kernel with `env` added, relaying its
+    progress under `label`; once the event `lost` is set (the run's folder is another's), nothing is written."""
     out_path = Path(out_path).resolve(); tmp = _tmp_notebook(out_path)
     lg = logging.getLogger('papermill'); h = _KernelLog(label or out_path.parent.name)
     lg.addHandler(h); lg.setLevel(logging.INFO); lg.propagate = False
@@ -67,7 +69,8 @@ def execute_notebook(nb, out_path, parameters, label=None, quiet=False, env=None
                              log_output=not quiet, extra_arguments=KERNEL_ARGS, kernel_manager_class=_manager(env))
     finally:
         lg.removeHandler(h)
-        if tmp.exists(): os.chmod(tmp, 0o666 & ~_umask()); os.replace(tmp, out_path)
+        if tmp.exists() and lost is not None and lost.is_set(): tmp.unlink()
+        elif tmp.exists(): os.chmod(tmp, 0o666 & ~_umask()); os.replace(tmp, out_path)
 
 # %% ../nbs/10_execute.ipynb #52041419
 NBS = Path(resnet_study.__file__).resolve().parent.parent/'nbs'  # the notebooks of a checkout
@@ -90,14 +93,17 @@ def _record_failure(d, cfg, e):
     atomic_write_json(d/FAILED_JSON, record(run=cfg.run_name, error=f"{getattr(e, 'ename', type(e).__name__)}: {err}",
                                          notebook=str(d/TRAIN_NB), at=time.strftime('%Y-%m-%dT%H:%M:%S')))
 
-def run_one(cfg: RunConfig, out, quiet=False, env=None) -> str:
-    "Execute the training notebook for `cfg` into `out/<run name>/`, its kernel's environment with `env` added; returns the run's state afterwards."
+def run_one(cfg: RunConfig, out, quiet=False, env=None, lost=None) -> str:
+    """Execute the training notebook for `cfg` into `out/<run name>/`, its kernel's environment with `env` added;
+    returns the run's state afterwards, or 'claim lost' where the event `lost` was set (then nothing is written)."""
     d = Path(out)/cfg.run_name; d.mkdir(parents=True, exist_ok=True)
     remove_temporaries(d); (d/FAILED_JSON).unlink(missing_ok=True)
     if not (d/PARAMS_JSON).exists(): atomic_write_json(d/PARAMS_JSON, record(**cfg.to_dict()))
     for attempt in (1, 2):
-        try: execute_notebook(notebook(TRAIN_NB), d/TRAIN_NB, dict(config=cfg.to_dict(), run_dir=str(d.resolve())), quiet=quiet, env=env); break
+        try: execute_notebook(notebook(TRAIN_NB), d/TRAIN_NB, dict(config=cfg.to_dict(), run_dir=str(d.resolve())),
+                              quiet=quiet, env=env, lost=lost); break
         except Exception as e:
+            if lost is not None and lost.is_set(): return 'claim lost'
             if _STOP.is_set(): return 'stopped'
             if attempt == 1 and not isinstance(e, pm.PapermillExecutionError) and _never_started(d/TRAIN_NB):
                 print(f"    {cfg.run_name} | its kernel did not start ({type(e).__name__}: {str(e)[:200]}); starting it once more", flush=True)

@@ -4,12 +4,12 @@
 
 # %% ../nbs/13_executors.ipynb #efe60c0d
 from __future__ import annotations
-import sys, time, queue, shutil, signal, logging, importlib, contextlib, subprocess
+import sys, time, queue, shutil, signal, logging, importlib, threading, contextlib, subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from .config import config_from_dict
 from .results import run_status
-from .execute import run_one
+from .execute import run_one, interrupt_kernels
 from .claims import STALE_AFTER, claim_run, release_claims, unmark_queued
 
 # %% auto #0
@@ -19,15 +19,16 @@ __all__ = ['EXECUTORS', 'SLURM_POLL_S', 'NO_ACCOUNTING', 'train_run', 'ExecutorE
 
 # %% ../nbs/13_executors.ipynb #26a0ee3c
 def train_run(cfg_dict, out, quiet=False, on_start=None, stale_after=STALE_AFTER, env=None) -> str:
-    "Train the run of settings `cfg_dict` in `out` unless it is claimed elsewhere: 'done', 'failed', 'stopped', 'done already' or 'claimed elsewhere'."
+    "Train the run of settings `cfg_dict` in `out` unless it is claimed elsewhere: 'done', 'failed', 'stopped', 'done already', 'claimed elsewhere' or 'claim lost'."
     cfg = config_from_dict(cfg_dict, 'the run settings'); d = Path(out)/cfg.run_name
-    claim = claim_run(d, stale_after)
+    owner = threading.get_ident()  # the thread that runs the notebook: a lost claim interrupts its kernel at once
+    claim = claim_run(d, stale_after, on_lost=lambda: interrupt_kernels(signal.SIGINT, owner))
     if claim is None: return 'claimed elsewhere'
     with claim:
         unmark_queued(d)  # it left the queue: a worker has it
         if run_status(d) == 'done': return 'done already'
         if on_start: on_start()
-        return run_one(cfg, out, quiet, env=env)
+        return run_one(cfg, out, quiet, env=env, lost=claim.lost)
 
 # %% ../nbs/13_executors.ipynb #886515d8
 class ExecutorError(ValueError):

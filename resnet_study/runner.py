@@ -286,6 +286,7 @@ def _say_end(say, i, n, c, out, st, secs) -> bool:
         say(f"[{i}/{n}] {c.run_name}: done in {format_time(secs)}, val acc {m.get('final_val_acc', float('nan')):.3f}")
     elif st == 'done already': say(f"[{i}/{n}] {c.run_name}: done elsewhere meanwhile")
     elif st == 'claimed elsewhere': say(f"[{i}/{n}] {c.run_name}: skipped, {where_note(d) or 'claimed elsewhere'}")
+    elif st == 'claim lost': say(f"[{i}/{n}] {c.run_name}: stopped, its claim was taken: {where_note(d) or 'it trains elsewhere'}")
     elif st != 'stopped':
         err = st[4:] if st.startswith('job ') else (read_json(d/FAILED_JSON) or {}).get('error', st)
         say(f"[{i}/{n}] {c.run_name}: FAILED ({err.splitlines()[0][:200]}); see {d/TRAIN_NB}")

@@ -12,7 +12,7 @@ from .blocks import VARIANTS, BLOCKS_ENV, load_user_blocks
 from .config import ConfigError, PRESETS, add_config_options, config_from_args
 from .results import STUDY_JSON, digest, put_digest
 from .executors import ExecutorError
-from .publish import build_report, render_site
+from .publish import PublishError, build_report, publish_site
 from .runner import StudyError, run_study, study_runs, status_table
 
 # %% auto #0
@@ -99,11 +99,11 @@ def main(argv=None):
         elif a.cmd == 'digest': _digest(a.out, a.into)
         elif a.cmd == 'report':
             if build_report(a.out) is None: sys.exit(1)
-        else: render_site(a.out)
+        else: publish_site(a.out)  # the report first where there is none
     except ConfigError as e:
         if a.cmd == 'run': run_ap.error(str(e))
         sys.exit(f'resnet-study: {e}')  # a study record naming a block this process lacks
-    except (StudyError, DataError, ExecutorError) as e: sys.exit(f'resnet-study: {e}')
+    except (StudyError, DataError, ExecutorError, PublishError) as e: sys.exit(f'resnet-study: {e}')
     except OSError as e: sys.exit(f"resnet-study: {e.strerror or e}: {e.filename}" if e.filename else f'resnet-study: {e}')
     except KeyboardInterrupt:
         print("stopped: every completed epoch is saved; run the same command again to resume.", flush=True); sys.exit(130)

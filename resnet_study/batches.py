@@ -179,10 +179,11 @@ def _class_label(name, width=13) -> str:
     return '\n'.join(textwrap.wrap(name.split(',')[0], width, break_long_words=False))
 
 def show_images(x, labels=None, names=None, nrows=3, ncols=8, size=1.4, preds=None):
-    "Show uint8 images N×3×H×W in a grid, titled with `names[label]`; with `preds`, the predicted class, in red above the true one where wrong."
+    "Show uint8 images N×3×H×W in a grid titled `names[label]`; with `preds`, wrong ones in red: predicted, then true."
     import matplotlib.pyplot as plt
     n = min(len(x), nrows * ncols)
-    fig, axs = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size * (1.3 if preds is None else 1.75)), squeeze=False)
+    tall = 1.3 if preds is None else 1.75  # room for a title of two or three lines
+    fig, axs = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size * tall), squeeze=False)
     for i, ax in enumerate(axs.flat):
         ax.axis('off')
         if i >= n: continue

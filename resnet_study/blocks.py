@@ -183,7 +183,7 @@ def _label(m) -> str:
     return _LABELS.get(type(m), type(m).__name__)
 
 def block_ops(block) -> tuple:
-    "The layers `block`'s forward pass runs, as labels: those of its residual branch in order, and those after the addition."
+    "The layers `block`'s forward pass runs, as labels: its residual branch's in order, and those after the addition."
     from torch import fx
     mods, branch, after, added = dict(block.named_modules()), [], [], False
     for n in fx.symbolic_trace(block).graph.nodes:
@@ -210,15 +210,18 @@ def draw_blocks(names=None, width=64):
             ax.add_patch(FancyBboxPatch((0.12, y(i) - 0.32 / steps), 0.56, 0.64 / steps, boxstyle='round,pad=0.01',
                                         fc=_COLOURS.get(text, '#9ec5e8'), ec='#555'))
             ax.text(0.4, y(i), text, ha='center', va='center', fontsize=8.5)
-        def arrow(i): ax.annotate('', (0.4, y(i) + 0.36 / steps), (0.4, y(i - 1) - 0.36 / steps), arrowprops=dict(arrowstyle='->', color='#555'))
+        def arrow(i):
+            ax.annotate('', (0.4, y(i) + 0.36 / steps), (0.4, y(i - 1) - 0.36 / steps), arrowprops=dict(arrowstyle='->', color='#555'))
         ax.text(0.4, y(0), 'x', ha='center', va='center', fontsize=11, style='italic')
         for i, t in enumerate(branch, 1): box(i, t); arrow(i)
         j = len(branch) + 1  # the addition, fed by the identity shortcut on the right
-        ax.text(0.4, y(j), '+', ha='center', va='center', fontsize=11, bbox=dict(boxstyle='circle,pad=0.15', fc='white', ec='#333'))
+        ax.text(0.4, y(j), '+', ha='center', va='center', fontsize=11,
+                bbox=dict(boxstyle='circle,pad=0.15', fc='white', ec='#333'))
         arrow(j); ax.plot([0.45, 0.86, 0.86, 0.45], [y(0), y(0), y(j), y(j)], color='#c0392b', lw=1.5)
         ax.text(0.89, (y(0) + y(j)) / 2, 'identity shortcut', rotation=90, va='center', fontsize=8, color='#c0392b')
         for i, t in enumerate(after, j + 1): box(i, t); arrow(i)
-        k = j + len(after) + 1; ax.text(0.4, y(k), 'out', ha='center', va='center', fontsize=11, style='italic'); arrow(k)
+        k = j + len(after) + 1; arrow(k)
+        ax.text(0.4, y(k), 'out', ha='center', va='center', fontsize=11, style='italic')
         ax.set_title(name, fontsize=11, fontweight='bold'); ax.set(xlim=(0, 1), ylim=(0, 1)); ax.axis('off')
     fig.tight_layout()
     return fig

@@ -51,7 +51,7 @@ def _parser():
     x.add_argument('--scheduler', default=None, help='Dask scheduler address, e.g. tcp://host:8786 (default: a cluster of --jobs worker processes here)')
     add_config_options(r.add_argument_group("run settings (default: the preset's)")); _blocks_option(r)
     for name, h in (('status', "list a study's runs, their state and what is left"), ('report', 'rebuild the report (and the site) from a study folder'),
-                    ('site', 'render the Quarto site of a study folder')):
+                    ('site', 'render the Quarto site of a study folder (building its report first where it has none)')):
         s = sub.add_parser(name, help=h); s.add_argument('--out', default='results', help='study folder (default: results)'); _blocks_option(s)
     g = sub.add_parser('digest', help="print what a study's records show, in markdown: runs finished, accuracy with intervals, the comparisons")
     g.add_argument('--out', default='results', help='study folder (default: results)')

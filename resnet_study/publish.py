@@ -286,6 +286,7 @@ def library_pages(dest, names=None) -> list:
 # %% ../nbs/11_publish.ipynb #7a9968e5
 SITE_CSS = """/* written by resnet-study: long output lines wrap instead of running past the column */
 pre, pre code, .cell-output pre { white-space: pre-wrap; word-break: break-word; }
+img { max-width: 100%; height: auto; }  /* a wide figure (the four blocks) shrinks to the column */
 .run-facts th { font-weight: 500; width: 40%; }
 """
 

@@ -182,16 +182,26 @@ def val_batches(data, batch_size=256, device='cpu', **kw):
     return Batches(data.val_x, data.val_y, batch_size, device=device, **kw)
 
 # %% ../nbs/02_batches.ipynb #0b88fc33
-def show_images(x, labels=None, names=None, nrows=3, ncols=8, size=1.4):
-    "Show uint8 images N×3×H×W in a grid, titled with `names[label]`."
+def _class_label(name, width=13) -> str:
+    "A class's first name, whole, wrapped to lines of about `width` characters."
+    import textwrap
+    return '\n'.join(textwrap.wrap(name.split(',')[0], width, break_long_words=False))
+
+def show_images(x, labels=None, names=None, nrows=3, ncols=8, size=1.4, preds=None):
+    "Show uint8 images N×3×H×W in a grid titled `names[label]`; with `preds`, wrong ones in red: predicted, then true."
     import matplotlib.pyplot as plt
     n = min(len(x), nrows * ncols)
-    fig, axs = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size * 1.15))
+    tall = 1.3 if preds is None else 1.75  # room for a title of two or three lines
+    fig, axs = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * size * tall), squeeze=False)
     for i, ax in enumerate(axs.flat):
         ax.axis('off')
         if i >= n: continue
         ax.imshow(x[i].permute(1, 2, 0).cpu().numpy())
-        if labels is not None and names is not None:
-            ax.set_title(names[int(labels[i])].split(',')[0][:16], fontsize=7)
+        if labels is None or names is None: continue
+        true = _class_label(names[int(labels[i])])
+        if preds is None: ax.set_title(true, fontsize=7); continue
+        right = int(preds[i]) == int(labels[i])
+        ax.set_title(true if right else f"{_class_label(names[int(preds[i])])}\n(true: {true})", fontsize=6.5,
+                     color='green' if right else 'red')
     fig.tight_layout()
     return fig

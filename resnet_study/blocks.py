@@ -10,7 +10,8 @@ from torch import nn
 
 # %% auto #0
 __all__ = ['BLOCKS', 'VARIANTS', 'BLOCKS_ENV', 'conv3x3', 'conv1x1', 'downsample', 'register_block', 'BasicPost',
-           'BottleneckPost', 'BasicPre', 'BottleneckPre', 'import_blocks', 'load_user_blocks']
+           'BottleneckPost', 'BasicPre', 'BottleneckPre', 'import_blocks', 'load_user_blocks', 'block_ops',
+           'draw_blocks']
 
 # %% ../nbs/03_blocks.ipynb #49838df4
 def conv3x3(in_ch, out_ch, stride=1):
@@ -173,3 +174,56 @@ def load_user_blocks(specs=None) -> list:
     return specs
 
 load_user_blocks()
+
+# %% ../nbs/03_blocks.ipynb #91fd71d1
+_LABELS = {nn.BatchNorm2d: 'BN', nn.ReLU: 'ReLU'}
+
+def _label(m) -> str:
+    if isinstance(m, nn.Conv2d):
+        k, s = m.kernel_size[0], m.stride[0]
+        return f"{k}×{k} conv, {m.in_channels}→{m.out_channels}" + (f", stride {s}" if s > 1 else '')
+    return _LABELS.get(type(m), type(m).__name__)
+
+def block_ops(block) -> tuple:
+    "The layers `block`'s forward pass runs, as labels: its residual branch's in order, and those after the addition."
+    from torch import fx
+    mods, branch, after, added = dict(block.named_modules()), [], [], False
+    for n in fx.symbolic_trace(block).graph.nodes:
+        if n.op == 'call_function' and getattr(n.target, '__name__', '') in ('add', 'iadd'): added = True
+        elif n.op == 'call_module' and not n.target.startswith('downsample'):  # the projection shortcut is drawn apart
+            (after if added else branch).append(_label(mods[n.target]))
+    return branch, after
+
+# %% ../nbs/03_blocks.ipynb #3ece7a28
+_COLOURS = {'BN': '#f6c28b', 'ReLU': '#a8d5a2'}  # convolutions: '#9ec5e8'
+
+def draw_blocks(names=None, width=64):
+    "The blocks `names` (default: the study's four) side by side at `width` channels, each as its forward pass runs."
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyBboxPatch
+    names = list(names or VARIANTS)
+    ops = {n: block_ops(BLOCKS[n](width, width)) for n in names}
+    steps = max(len(b) + len(a) for b, a in ops.values()) + 3  # x, the sum, out: one scale for every panel
+    fig, axs = plt.subplots(1, len(names), figsize=(3.1 * len(names), 0.42 * steps + 1), squeeze=False)
+    y = lambda i: 1 - (i + 0.5) / steps
+    for ax, name in zip(axs[0], names):
+        branch, after = ops[name]
+        def box(i, text):
+            ax.add_patch(FancyBboxPatch((0.12, y(i) - 0.32 / steps), 0.56, 0.64 / steps, boxstyle='round,pad=0.01',
+                                        fc=_COLOURS.get(text, '#9ec5e8'), ec='#555'))
+            ax.text(0.4, y(i), text, ha='center', va='center', fontsize=8.5)
+        def arrow(i):
+            ax.annotate('', (0.4, y(i) + 0.36 / steps), (0.4, y(i - 1) - 0.36 / steps), arrowprops=dict(arrowstyle='->', color='#555'))
+        ax.text(0.4, y(0), 'x', ha='center', va='center', fontsize=11, style='italic')
+        for i, t in enumerate(branch, 1): box(i, t); arrow(i)
+        j = len(branch) + 1  # the addition, fed by the identity shortcut on the right
+        ax.text(0.4, y(j), '+', ha='center', va='center', fontsize=11,
+                bbox=dict(boxstyle='circle,pad=0.15', fc='white', ec='#333'))
+        arrow(j); ax.plot([0.45, 0.86, 0.86, 0.45], [y(0), y(0), y(j), y(j)], color='#c0392b', lw=1.5)
+        ax.text(0.89, (y(0) + y(j)) / 2, 'identity shortcut', rotation=90, va='center', fontsize=8, color='#c0392b')
+        for i, t in enumerate(after, j + 1): box(i, t); arrow(i)
+        k = j + len(after) + 1; arrow(k)
+        ax.text(0.4, y(k), 'out', ha='center', va='center', fontsize=11, style='italic')
+        ax.set_title(name, fontsize=11, fontweight='bold'); ax.set(xlim=(0, 1), ylim=(0, 1)); ax.axis('off')
+    fig.tight_layout()
+    return fig

@@ -14,7 +14,7 @@ from .config import ConfigError, PRESETS, add_config_options, config_from_args, 
 from .results import STUDY_JSON, digest, put_digest, damage
 from .executors import ExecutorError
 from .inference import EXPORTERS
-from .publish import build_report, render_site
+from .publish import PublishError, build_report, publish_site
 from .runner import StudyError, run_study, study_runs, status_table
 
 # %% auto #0
@@ -53,8 +53,9 @@ def _parser():
     x.add_argument('--scheduler', default=None, help='Dask scheduler address, e.g. tcp://host:8786 (default: a cluster of --jobs worker processes here)')
     add_config_options(r.add_argument_group("run settings (default: the preset's)")); _blocks_option(r)
     for name, h in (('status', "list a study's runs, their state and what is left"), ('report', 'rebuild the report (and the site) from a study folder'),
-                    ('site', 'render the Quarto site of a study folder')):
-        s = sub.add_parser(name, help=h); s.add_argument('--out', default=default_out(), help=f'study folder (default: {default_out()})'); _blocks_option(s)
+                    ('site', 'render the Quarto site of a study folder (building its report first where it has none)')):
+        s = sub.add_parser(name, help=h, description=h)
+        s.add_argument('--out', default=default_out(), help=f'study folder (default: {default_out()})'); _blocks_option(s)
     g = sub.add_parser('digest', help="print what a study's records show, in markdown: runs finished, accuracy with intervals, the comparisons")
     g.add_argument('--out', default=default_out(), help=f'study folder (default: {default_out()})')
     g.add_argument('--into', default=None, metavar='FILE', help="write it into FILE's block for this study (<!-- digest PATH --> ... <!-- /digest PATH -->, PATH relative to FILE's folder)")
@@ -110,11 +111,11 @@ def main(argv=None):
         elif a.cmd == 'report':
             _say_damaged(a.out)
             if build_report(a.out) is None: sys.exit(1)
-        else: render_site(a.out)
+        else: publish_site(a.out)  # the report first where there is none
     except ConfigError as e:
         if a.cmd == 'run': print(f'resnet-study run: {e}', file=sys.stderr); sys.exit(2)  # one line: usage is --help's
         sys.exit(f'resnet-study: {e}')  # a study record naming a block this process lacks
-    except (StudyError, DataError, ExecutorError) as e: sys.exit(f'resnet-study: {e}')
+    except (StudyError, DataError, ExecutorError, PublishError) as e: sys.exit(f'resnet-study: {e}')
     except OSError as e: sys.exit(f"resnet-study: {e.strerror or e}: {e.filename}" if e.filename else f'resnet-study: {e}')
     except KeyboardInterrupt:
         print("stopped: every completed epoch is saved; run the same command again to resume.", flush=True); sys.exit(130)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/14_runner.ipynb #0bfe757b
 from __future__ import annotations
-import os, sys, time, signal, platform, threading, subprocess
+import os, time, signal, platform, threading
 import torch
 import pandas as pd
 from dataclasses import replace
@@ -57,36 +57,38 @@ def _pace_key(c, threads) -> str:
     return '|'.join(map(str, (platform.node(), platform.machine(), torch.__version__, threads, c.device, c.precision,
                               c.variant, c.blocks_per_stage, tuple(c.widths), c.n_classes, c.n_train, c.n_val, c.batch_size)))
 
+def _cached(key, measure=None) -> float | None:
+    "The seconds this machine's `pace.json` holds under `key`; else `measure()`, kept there (None without `measure`)."
+    cache = read_json(cache_dir()/PACE_JSON); cache = cache if isinstance(cache, dict) else {}
+    if isinstance(cache.get(key), (int, float)) or measure is None: return cache.get(key)
+    s = measure(); atomic_write_json(cache_dir()/PACE_JSON, {**cache, key: s})
+    return s
+
 def measured_pace(c, threads=None, measure=True) -> float | None:
     """Seconds an epoch of run `c` takes on this machine with `threads` threads (default: this process's): a few
     real training steps (`epoch_seconds`), measured once and cached; None where not cached and `measure` is False."""
     threads = threads or torch.get_num_threads()
-    cache, key = read_json(cache_dir()/PACE_JSON) or {}, _pace_key(c, threads)
-    if isinstance(cache, dict) and isinstance(cache.get(key), (int, float)): return cache[key]
-    if not measure: return None
-    from resnet_study.train import epoch_seconds
-    before = torch.get_num_threads(); torch.set_num_threads(threads)
-    try: s = epoch_seconds(build_model(c), c.n_classes * (c.n_train or 500), c.n_classes * (c.n_val or 50), c.batch_size,
-                           c.device, c.precision)
-    finally: torch.set_num_threads(before)
-    atomic_write_json(cache_dir()/PACE_JSON, {**(cache if isinstance(cache, dict) else {}), key: s})
-    return s
+    def timed():
+        from resnet_study.train import epoch_seconds
+        before = torch.get_num_threads(); torch.set_num_threads(threads)
+        try: return epoch_seconds(build_model(c), c.n_classes * (c.n_train or 500), c.n_classes * (c.n_val or 50),
+                                  c.batch_size, c.device, c.precision)
+        finally: torch.set_num_threads(before)
+    return _cached(_pace_key(c, threads), timed if measure else None)
 
 def startup_seconds() -> float:
     """Seconds a run's kernel takes to start and import what the run needs, here: a one-cell notebook executed as a
     run's is (papermill), once, and cached."""
-    cache = read_json(cache_dir()/PACE_JSON) or {}; key = f'{platform.node()}|startup'
-    if isinstance(cache, dict) and isinstance(cache.get(key), (int, float)): return cache[key]
-    import nbformat, papermill as pm, tempfile
-    with tempfile.TemporaryDirectory() as d:
-        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-            'import resnet_study.train, resnet_study.metrics, resnet_study.inference, matplotlib.pyplot, pandas')])
-        nbformat.write(nb, f'{d}/start.ipynb'); t0 = time.time()
-        pm.execute_notebook(f'{d}/start.ipynb', f'{d}/out.ipynb', kernel_name='python3', progress_bar=False,
-                            extra_arguments=KERNEL_ARGS)  # as a run's kernel starts
-        s = time.time() - t0
-    atomic_write_json(cache_dir()/PACE_JSON, {**(cache if isinstance(cache, dict) else {}), key: s})
-    return s
+    def timed():
+        import nbformat, papermill as pm, tempfile
+        with tempfile.TemporaryDirectory() as d:
+            nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+                'import resnet_study.train, resnet_study.metrics, resnet_study.inference, matplotlib.pyplot, pandas')])
+            nbformat.write(nb, f'{d}/start.ipynb'); t0 = time.time()
+            pm.execute_notebook(f'{d}/start.ipynb', f'{d}/out.ipynb', kernel_name='python3', progress_bar=False,
+                                extra_arguments=KERNEL_ARGS)  # as a run's kernel starts
+            return time.time() - t0
+    return _cached(f'{platform.node()}|startup', timed)
 
 def measured_overhead(out, cfgs) -> float | None:
     "Median seconds the finished runs `cfgs` in `out` spent outside their epochs (kernel, data, latency, records); None before any."

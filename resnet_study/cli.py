@@ -7,6 +7,7 @@ from __future__ import annotations
 import os, sys, signal, argparse, threading
 from pathlib import Path
 from fastprogress.core import format_time
+import resnet_study
 from .core import plural
 from .data import DataError
 from .blocks import VARIANTS, BLOCKS_ENV, load_user_blocks
@@ -35,8 +36,10 @@ def _import_user_blocks(argv):
 
 def _parser():
     ap = argparse.ArgumentParser(prog='resnet-study', description='The residual-block ablation study on Tiny-ImageNet-25.')
+    ap.add_argument('--version', action='version', version=f'%(prog)s {resnet_study.__version__}')
     sub = ap.add_subparsers(dest='cmd', required=True)
-    r = sub.add_parser('run', help='train every planned run not yet done (resuming), then latency, the report and the site')
+    r = sub.add_parser('run', help=(h := 'train every planned run not yet done (resuming), then latency, the report and the site'),
+                       description=h)
     r.add_argument('--preset', choices=list(PRESETS), default='full', help='full: the study (default); quick: a first look; depth: a small configuration for sweeping depth on a CPU; smoke: a check of the machinery')
     r.add_argument('--out', default=None, help=f'study folder (default: {default_out()}; results-PRESET for another preset)')
     r.add_argument('--jobs', type=int, default=1, help='runs at a time (default 1); here, each with cores/jobs threads')
@@ -56,11 +59,13 @@ def _parser():
                     ('site', 'render the Quarto site of a study folder (building its report first where it has none)')):
         s = sub.add_parser(name, help=h, description=h)
         s.add_argument('--out', default=default_out(), help=f'study folder (default: {default_out()})'); _blocks_option(s)
-    g = sub.add_parser('digest', help="print what a study's records show, in markdown: runs finished, accuracy with intervals, the comparisons")
+    g = sub.add_parser('digest', help=(h := "print what a study's records show, in markdown: runs finished, accuracy with intervals, the comparisons"),
+                       description=h)
     g.add_argument('--out', default=default_out(), help=f'study folder (default: {default_out()})')
     g.add_argument('--into', default=None, metavar='FILE', help="write it into FILE's block for this study (<!-- digest PATH --> ... <!-- /digest PATH -->, PATH relative to FILE's folder)")
     _blocks_option(g)
-    e = sub.add_parser('export', help="write a finished run's network for use without this package (torch.export, ONNX or TorchScript), with its config.json")
+    e = sub.add_parser('export', help=(h := "write a finished run's network for use without this package (torch.export, ONNX or TorchScript), with its config.json"),
+                       description=h)
     e.add_argument('--run', required=True, help='a finished run folder, e.g. results/basic_pre-d2-seed0')
     e.add_argument('--format', choices=list(EXPORTERS), default='export',
                    help='export: a torch.export program, model.pt2 (default); onnx: model.onnx; torchscript: model.pt')

@@ -234,7 +234,7 @@ def public_notebook(src, dest, title=None):
     return dest
 
 # %% ../nbs/11_publish.ipynb #299c7120
-LIBRARY_GLOB = '[0-9][0-9]_*.ipynb'  # the library's notebooks, in nbs/: its documentation pages
+LIBRARY_GLOB = '[0-9][0-9]*_*.ipynb'  # the library's notebooks, in nbs/: its documentation pages
 
 DOC_DIRECTIVES = {'export', 'exports', 'exporti', 'exec_doc'}  # the cells whose code the documentation runs
 

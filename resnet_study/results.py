@@ -15,18 +15,15 @@ from .config import RunConfig
 from .stats import t_interval, compare_runs, summarise_runs, COMPARE_COLUMNS, MIN_SEEDS
 
 # %% auto #0
-__all__ = ['STUDY_JSON', 'LATENCY_JSON', 'PARAMS_JSON', 'METRICS_JSON', 'FAILED_JSON', 'HISTORY_CSV', 'TIMINGS_CSV', 'CHECKPOINT',
-           'TRAIN_NB', 'REPORT_NB', 'NUMBER', 'METRICS_SCHEMA', 'ACC_HEADER', 'HE_2016', 'EVAL_SPLITS', 'read_json',
-           'read_study', 'epochs_done', 'checkpoint_field', 'trained_precision', 'metrics_problem', 'damage',
-           'run_status', 'arch_key', 'planned_runs', 'load_runs', 'load_history', 'designs', 'summary_table',
-           'comparisons_table', 'eval_split', 'scope', 'split_note', 'findings', 'training_notes', 'training_sentence',
-           'digest', 'read_digest', 'put_digest', 'variant_colors', 'per_class_table', 'noisy_latency', 'settings',
-           'load_results']
+__all__ = ['NUMBER', 'METRICS_SCHEMA', 'ACC_HEADER', 'HE_2016', 'EVAL_SPLITS', 'read_json', 'read_study', 'epochs_done',
+           'checkpoint_field', 'trained_precision', 'metrics_problem', 'damage', 'run_status', 'arch_key',
+           'planned_runs', 'load_runs', 'load_history', 'designs', 'summary_table', 'comparisons_table', 'eval_split',
+           'scope', 'split_note', 'findings', 'training_notes', 'training_sentence', 'digest', 'read_digest',
+           'put_digest', 'variant_colors', 'per_class_table', 'noisy_latency', 'settings', 'load_results']
 
 # %% ../nbs/09_results.ipynb #2926fd13
-STUDY_JSON, LATENCY_JSON, PARAMS_JSON, METRICS_JSON, FAILED_JSON = 'study.json', 'latency.json', 'params.json', 'metrics.json', 'failed.json'
-HISTORY_CSV, TIMINGS_CSV, CHECKPOINT = 'history.csv', 'timings.csv', 'checkpoint.pt'
-TRAIN_NB, REPORT_NB = 'train_variant.ipynb', 'report.ipynb'
+from .records import (STUDY_JSON, LATENCY_JSON, PARAMS_JSON, METRICS_JSON, FAILED_JSON, HISTORY_CSV,
+                                  TIMINGS_CSV, CHECKPOINT, TRAIN_NB, REPORT_NB)
 
 def read_json(p):
     "The JSON in `p`, or None if it is missing or unreadable."

@@ -12,7 +12,7 @@ import torch
 
 # %% auto #0
 __all__ = ['PRECISIONS', 'RECORD_VERSION', 'PROGRESS_KINDS', 'get_device', 'cpu_has_bf16', 'get_precision', 'autocast', 'Runtime',
-           'set_seed', 'rng_state', 'set_rng_state', 'cache_dir', 'atomic_path', 'remove_temporaries',
+           'set_seed', 'rng_state', 'set_rng_state', 'cache_dir', 'current_umask', 'atomic_path', 'remove_temporaries',
            'atomic_write_text', 'atomic_write_json', 'atomic_torch_save', 'UnsafeCheckpoint', 'code_in_checkpoint',
            'unsafe_message', 'read_checkpoint', 'plural', 'record', 'version_problem', 'progress_message',
            'parse_progress', 'progress_mode', 'progress']
@@ -105,7 +105,7 @@ def cache_dir() -> Path:
     d.mkdir(parents=True, exist_ok=True)
     return d
 
-def _umask():
+def current_umask():
     "The process's umask, read without changing it where Linux tells it (`os.umask` sets as it reads)."
     try: return int(next(l.split()[1] for l in Path('/proc/self/status').read_text().splitlines() if l.startswith('Umask:')), 8)
     except (OSError, StopIteration, ValueError):
@@ -120,7 +120,7 @@ def atomic_path(path):
     os.close(fd)
     try:
         yield Path(tmp)
-        if os.path.exists(tmp): os.chmod(tmp, 0o666 & ~_umask())
+        if os.path.exists(tmp): os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
     except BaseException as e:
         with contextlib.suppress(FileNotFoundError): os.unlink(tmp)

@@ -8,16 +8,16 @@ import os, json, time, signal, logging, threading
 from pathlib import Path
 import papermill as pm
 import resnet_study
-from .core import atomic_write_json, remove_temporaries, parse_progress, record, _umask
+from .core import atomic_write_json, remove_temporaries, parse_progress, record, current_umask
 from .config import RunConfig
 from .results import PARAMS_JSON, FAILED_JSON, TRAIN_NB, run_status
 
 # %% auto #0
-__all__ = ['KERNEL_ARGS', 'NBS', 'SHIPPED', 'interrupt_kernels', 'execute_notebook', 'notebook', 'run_one']
+__all__ = ['STOP', 'KERNEL_ARGS', 'NBS', 'SHIPPED', 'interrupt_kernels', 'execute_notebook', 'notebook', 'run_one']
 
 # %% ../nbs/10_execute.ipynb #22e93d75
 from jupyter_client.manager import AsyncKernelManager
-_KERNELS, _STOP = set(), threading.Event()
+_KERNELS, STOP = set(), threading.Event()
 
 class _TrackedKernelManager(AsyncKernelManager):
     "A kernel manager the runner can find again, to interrupt its kernel on Ctrl-C."
@@ -70,7 +70,7 @@ def execute_notebook(nb, out_path, parameters, label=None, quiet=False, env=None
     finally:
         lg.removeHandler(h)
         if tmp.exists() and lost is not None and lost.is_set(): tmp.unlink()
-        elif tmp.exists(): os.chmod(tmp, 0o666 & ~_umask()); os.replace(tmp, out_path)
+        elif tmp.exists(): os.chmod(tmp, 0o666 & ~current_umask()); os.replace(tmp, out_path)
 
 # %% ../nbs/10_execute.ipynb #52041419
 NBS = Path(resnet_study.__file__).resolve().parent.parent/'nbs'  # the notebooks of a checkout
@@ -104,7 +104,7 @@ def run_one(cfg: RunConfig, out, quiet=False, env=None, lost=None) -> str:
                               quiet=quiet, env=env, lost=lost); break
         except Exception as e:
             if lost is not None and lost.is_set(): return 'claim lost'
-            if _STOP.is_set(): return 'stopped'
+            if STOP.is_set(): return 'stopped'
             if attempt == 1 and not isinstance(e, pm.PapermillExecutionError) and _never_started(d/TRAIN_NB):
                 print(f"    {cfg.run_name} | its kernel did not start ({type(e).__name__}: {str(e)[:200]}); starting it once more", flush=True)
                 continue  # e.g. another kernel took its port first

@@ -92,7 +92,7 @@ class Requeued(Checkpointable):
     "`fn(*args)` as a Slurm job that Slurm may warn of its time limit (`USR2`), requeue or cancel (`SIGTERM`)."
     def __init__(self, fn): self.fn = fn
     def __call__(self, *args):
-        from resnet_study.execute import _STOP  # imported here: the job is pickled with its globals
+        from resnet_study.execute import STOP  # imported here: the job is pickled with its globals
         self.signum, had = None, {}
         try: had = {s: signal.signal(s, self.stop) for s in (signal.SIGTERM, signal.SIGUSR2)}
         except ValueError: pass  # not the main thread: nothing signals it
@@ -104,8 +104,8 @@ class Requeued(Checkpointable):
         sys.exit(-1)  # no result: the job ends as Slurm decides (requeued, or cancelled)
     def stop(self, signum, frame):
         "Stop the run as Ctrl-C would; the rest waits until the run's records are whole."
-        from resnet_study.execute import _STOP, interrupt_kernels
-        self.signum = self.signum or signum; _STOP.set(); interrupt_kernels(signal.SIGKILL)
+        from resnet_study.execute import STOP, interrupt_kernels
+        self.signum = self.signum or signum; STOP.set(); interrupt_kernels(signal.SIGKILL)
     def checkpoint(self, *args):
         from resnet_study.execute import interrupt_kernels
         interrupt_kernels(signal.SIGKILL); release_claims()  # every completed epoch is on disk

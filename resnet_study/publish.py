@@ -8,7 +8,7 @@ import os, re, sys, json, shutil, tempfile, subprocess
 from html import escape as html_escape
 from pathlib import Path
 from urllib.parse import quote
-from .core import atomic_path, _umask
+from .core import atomic_path, current_umask
 from .results import (TRAIN_NB, REPORT_NB, STUDY_JSON, PARAMS_JSON, METRICS_JSON, FAILED_JSON, HISTORY_CSV,
                                   TIMINGS_CSV, read_json, load_runs)
 from .execute import NBS, notebook, execute_notebook
@@ -365,7 +365,7 @@ def render_site(out):
         pages = stage_site(out, stage)
         warnings = _render(stage) if quarto else []
         new = Path(tempfile.mkdtemp(prefix=f'.{SITE}-new-', dir=out))  # beside the old site: the swap is a rename
-        shutil.copytree(stage, new, dirs_exist_ok=True); os.chmod(new, 0o777 & ~_umask())
+        shutil.copytree(stage, new, dirs_exist_ok=True); os.chmod(new, 0o777 & ~current_umask())
         _swap(new, out/SITE)
     finally:
         shutil.rmtree(stage, ignore_errors=True)

@@ -20,7 +20,7 @@ from .config import (RunConfig, ConfigError, EXECUTION, plan, experiment, differ
 from .results import (TIMINGS_CSV, STUDY_JSON, LATENCY_JSON, PARAMS_JSON, METRICS_JSON, FAILED_JSON, TRAIN_NB,
                                   CHECKPOINT, read_json, planned_runs, run_status, damage, epochs_done, arch_key,
                                   trained_precision)
-from .execute import interrupt_kernels, _STOP, KERNEL_ARGS
+from .execute import interrupt_kernels, STOP, KERNEL_ARGS
 from .publish import build_report
 from .claims import where_note, mark_queued, unmark_queued
 from .executors import check_executor, runs_here, make_executor, train_run, local_gpus, ExecutorError
@@ -261,7 +261,7 @@ def _say(lock=threading.Lock()):
 
 def _stop_all(futs, say, grace=60):
     "Interrupt the kernels until every job has ended; after `grace` seconds (or a second Ctrl-C), kill them."
-    _STOP.set(); t0 = time.time()
+    STOP.set(); t0 = time.time()
     say(f"stopping: interrupting {interrupt_kernels()} kernel(s) ...")
     try:
         while not all(f.done() for f in futs):
@@ -299,13 +299,13 @@ def _train_all(todo, out, jobs, quiet, say, executor='local', executor_opts=None
     if not todo: return []
     opts, local, failed = executor_opts or {}, executor == 'local', []
     def one(i, n, c, env=None):  # a local job: a thread of this process, which echoes its kernel's lines
-        if _STOP.is_set(): return 'stopped'
+        if STOP.is_set(): return 'stopped'
         t1 = [time.time()]
         st = train_run(c.to_dict(), out, quiet, on_start=lambda: (t1.append(time.time()), _say_start(say, i, n, c, out)), env=env)
         if _say_end(say, i, n, c, out, st, time.time() - t1[-1]): failed.append(c.run_name)
         return st
     threads = {'OMP_NUM_THREADS': str(max(1, num_cpus() // jobs))} if runs_here(executor, **opts) and jobs > 1 and 'OMP_NUM_THREADS' not in os.environ else {}
-    _STOP.clear(); stop = False
+    STOP.clear(); stop = False
     with patch.dict(os.environ, dict(RESNET_STUDY_PROGRESS='log', **threads)):
         gpus = local_gpus(todo[0][2].device, jobs) if local else None
         try: ex, futs = make_executor(executor, jobs, folder=out/'.submitit', gpus=gpus, **opts), {}

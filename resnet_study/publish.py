@@ -9,8 +9,9 @@ from html import escape as html_escape
 from pathlib import Path
 from urllib.parse import quote
 from .core import atomic_path, current_umask
-from .results import (TRAIN_NB, REPORT_NB, STUDY_JSON, PARAMS_JSON, METRICS_JSON, FAILED_JSON, HISTORY_CSV,
-                                  TIMINGS_CSV, read_json, load_runs)
+from .records import (TRAIN_NB, REPORT_NB, STUDY_JSON, PARAMS_JSON, METRICS_JSON, FAILED_JSON,
+                                  HISTORY_CSV, TIMINGS_CSV, read_json)
+from .results import load_runs
 from .execute import NBS, notebook, execute_notebook
 
 # %% auto #0

@@ -513,5 +513,4 @@ d = { 'settings': { 'branch': 'main',
                                     'resnet_study.train.run_identity': ('train.html#run_identity', 'resnet_study/train.py'),
                                     'resnet_study.train.save_checkpoint': ('train.html#save_checkpoint', 'resnet_study/train.py'),
                                     'resnet_study.train.train_epoch': ('train.html#train_epoch', 'resnet_study/train.py'),
-                                    'resnet_study.train.train_step': ('train.html#train_step', 'resnet_study/train.py'),
-                                    'resnet_study.train.write_tables': ('train.html#write_tables', 'resnet_study/train.py')}}}
+                                    'resnet_study.train.train_step': ('train.html#train_step', 'resnet_study/train.py')}}}

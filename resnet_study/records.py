@@ -30,10 +30,11 @@ REPORT_NB, REPORT_HTML, RESULTS_CSV, SITE = 'report.ipynb', 'report.html', 'resu
 # a run folder: what it was asked (params), who is on it (claim, queued), its progress and its findings
 PARAMS_JSON, CLAIM_JSON, QUEUED_JSON, FAILED_JSON = 'params.json', 'claim.json', 'queued.json', 'failed.json'
 CHECKPOINT, HISTORY_CSV, TIMINGS_CSV = 'checkpoint.pt', 'history.csv', 'timings.csv'
-METRICS_JSON, PER_CLASS_CSV, CONFUSION_CSV, SAMPLES_PNG = 'metrics.json', 'per_class.csv', 'confusion.csv', 'samples.png'
+METRICS_JSON, PER_CLASS_CSV, CONFUSION_CSV = 'metrics.json', 'per_class.csv', 'confusion.csv'
+SAMPLES_PNG = 'samples.png'
 TRAIN_NB = 'train_variant.ipynb'  # the executed training notebook
 WEIGHTS_FILE, CONFIG_FILE = 'model.safetensors', 'config.json'  # a trained network: its weights; how to build it
-EXPORT_FILES = {'export': 'model.pt2', 'onnx': 'model.onnx', 'torchscript': 'model.pt'}  # `inference.export`'s, by format
+EXPORT_FILES = {'export': 'model.pt2', 'onnx': 'model.onnx', 'torchscript': 'model.pt'}  # `inference.export`, by format
 
 # %% ../nbs/00a_records.ipynb #b139b233
 NUMBER, NULL = (int, float), type(None)
@@ -61,7 +62,7 @@ def _want(t) -> str:
     return ' or '.join(_NAMES.get(x, x.__name__) for x in ts if not (x is int and float in ts))
 
 def problem(v, spec, at='') -> str | None:
-    "What keeps the JSON value `v` from fitting `spec`, naming the field at `at` ('a.b is a list, not a dict'); None if it fits."
+    "What keeps the JSON value `v` from fitting `spec`, naming the field at `at` ('a is a list, not a dict'), or None."
     spec, name = spec.spec if isinstance(spec, Opt) else spec, f'{at} is ' if at else ''
     if isinstance(spec, Between):
         if not _fits(v, NUMBER): return f'{name}{_what(v)}, not a number'
@@ -72,7 +73,8 @@ def problem(v, spec, at='') -> str | None:
     if isinstance(spec, list): items = [(f'{at}[{i}]', x, spec[0]) for i, x in enumerate(v)]
     elif list(spec) == [str]: items = [(sub(k), x, spec[str]) for k, x in v.items()]
     else:
-        if (gone := [k for k, s in spec.items() if k not in v and not isinstance(s, Opt)]): return f'{sub(gone[0])} is missing'
+        gone = [k for k, s in spec.items() if k not in v and not isinstance(s, Opt)]
+        if gone: return f'{sub(gone[0])} is missing'
         items = [(sub(k), v[k], s) for k, s in spec.items() if k in v]
     return next((why for f, x, s in items if (why := problem(x, s, f))), None)
 
@@ -90,7 +92,8 @@ METRICS_SCHEMA = dict(variant=str, params=int, macs=NUMBER, best_val_acc=UNIT, f
     runtime=_opt(device=str, precision=str, channels_last=bool),
     machine=_opt(cpu_model=(str, NULL), bf16=(bool, NULL), amx=(bool, NULL), threads=int, gpu=(str, NULL),
                  cuda=(str, NULL), cudnn=(int, NULL)),
-    data=_opt(source=str, fingerprint=(str, NULL), synthetic=bool), versions={str: (str, NULL)}, parameters=PARAMS_SCHEMA))
+    data=_opt(source=str, fingerprint=(str, NULL), synthetic=bool), versions={str: (str, NULL)},
+    parameters=PARAMS_SCHEMA))
 FAILED_SCHEMA = _opt(run=str, error=str, notebook=str, at=str)
 STUDY_RUN = dict(run=str, variant=str, seed=int, blocks_per_stage=int)  # an entry of study.json's `runs`
 STUDY_SCHEMA = _opt(experiment=dict, data=dict, runs=list, created=str, updated=str)  # `runs`: `study_entry_problem`
@@ -99,12 +102,12 @@ CLAIM_SCHEMA = dict(heartbeat=NUMBER, **_opt(run=str, host=str, pid=(int, NULL),
 QUEUED_SCHEMA = _opt(executor=str, host=str, since=str)
 CONFIG_SCHEMA = dict(model=dict, **_opt(architecture=str, classes=[str], names=[str], input_size=[int], mean=[NUMBER],
                                         std=[NUMBER]))
-RUN_RECORDS = {PARAMS_JSON: PARAMS_SCHEMA, CLAIM_JSON: CLAIM_SCHEMA, QUEUED_JSON: QUEUED_SCHEMA, FAILED_JSON: FAILED_SCHEMA,
-               METRICS_JSON: METRICS_SCHEMA, CONFIG_FILE: CONFIG_SCHEMA}
+RUN_RECORDS = {PARAMS_JSON: PARAMS_SCHEMA, CLAIM_JSON: CLAIM_SCHEMA, QUEUED_JSON: QUEUED_SCHEMA,
+               FAILED_JSON: FAILED_SCHEMA, METRICS_JSON: METRICS_SCHEMA, CONFIG_FILE: CONFIG_SCHEMA}
 SCHEMAS = {STUDY_JSON: STUDY_SCHEMA, LATENCY_JSON: LATENCY_SCHEMA, **RUN_RECORDS}
 
 def record_problem(path) -> str | None:
-    "What is wrong with the record at `path` by its file's schema, as 'FILE: FIELD …' or 'FILE: missing'; None if nothing."
+    "What is wrong with the record at `path` by its file's schema: 'FILE: FIELD …', 'FILE: missing'; None if nothing."
     p = Path(path)
     try: rec = json.loads(p.read_text())
     except FileNotFoundError: return f'{p.name}: missing'
@@ -118,17 +121,17 @@ def _json(p):
     except (OSError, ValueError): return None
 
 def read_json(p):
-    "The JSON in `p`, or None if it is missing, unreadable, or a run's record (`RUN_RECORDS`) that is not a JSON object."
+    "The JSON in `p`; None if it is missing, unreadable, or a run's record (`RUN_RECORDS`) that is not a JSON object."
     rec = _json(p)
     return None if Path(p).name in RUN_RECORDS and not isinstance(rec, dict) else rec
 
 def read_study(out) -> dict:
-    "The study record of `out`; {} where it is missing, unreadable, not a record, or of a newer version (the runs are still found by folder)."
+    "The study record of `out`; {} where it is missing, unreadable, not a record, or of a newer version."
     rec = read_json(Path(out)/STUDY_JSON)
     return rec if isinstance(rec, dict) and not version_problem(rec) else {}
 
 def study_entry_problem(run_dir) -> str | None:
-    "What is wrong with the run's entry in its study's `study.json` ('study.json: runs[2].seed is …'); None if nothing or none."
+    "What is wrong with the run's entry in its study's `study.json` ('study.json: runs[2].seed is …'), or None."
     d = Path(run_dir); runs = read_study(d.parent).get('runs')
     for i, e in enumerate(runs if isinstance(runs, list) else []):
         if isinstance(e, dict) and e.get('run') == d.name and (why := problem(e, STUDY_RUN, f'runs[{i}]')):
@@ -164,7 +167,7 @@ def restore_tables(run_dir) -> bool:
     return True
 
 def epochs_done(run_dir) -> int:
-    "Completed epochs of the run in `run_dir`: rows of its `history.csv`, or its checkpoint's where that is newer; 0 if none."
+    "Completed epochs of the run in `run_dir`: rows of its `history.csv`, or its checkpoint's where that is newer."
     d, h, ck = Path(run_dir), Path(run_dir)/HISTORY_CSV, Path(run_dir)/CHECKPOINT
     try: n = len(pd.read_csv(h))
     except (OSError, ValueError): n = 0
@@ -175,14 +178,14 @@ def epochs_done(run_dir) -> int:
     return n
 
 def trained_precision(run_dir) -> str | None:
-    "The precision the run in `run_dir` trained in: its final record's, else its checkpoint's; None before its first epoch."
+    "The precision the run in `run_dir` trained in: its final record's, else its checkpoint's; None before an epoch."
     m = _json(Path(run_dir)/METRICS_JSON)
     if isinstance(m, dict) and isinstance(rt := m.get('runtime'), dict) and rt.get('precision'): return rt['precision']
     return checkpoint_field(run_dir, 'runtime', 'precision')
 
 # %% ../nbs/00a_records.ipynb #80c6e2e9
 def metrics_problem(m) -> str | None:
-    "What is wrong with a run's `metrics.json` content `m` (a missing or mistyped field), or None if it is a finished run's record."
+    "What is wrong with a run's `metrics.json` content `m` (a missing or mistyped field), or None."
     return (version_problem(m) if isinstance(m, dict) else None) or problem(m, METRICS_SCHEMA)
 
 def damage(run_dir) -> str | None:
@@ -211,12 +214,14 @@ def run_status(run_dir) -> str:
 
 # %% ../nbs/00a_records.ipynb #690785e5
 def write_metrics(run_dir, hist, ev, **fields) -> dict:
-    "Write `metrics.json` in `run_dir` (last: it marks the run done) from `fit`'s history `hist`, the final evaluation `ev`, and `fields`."
+    """Write `metrics.json` in `run_dir` (last: it marks the run done) from `fit`'s history `hist`, the final
+    evaluation `ev`, and `fields`; refuse, naming the field, a record that does not fit `METRICS_SCHEMA`."""
     rec = record(**fields, best_val_acc=float(hist.val_acc.max()), final_val_acc=float(ev['acc']),
                  final_val_loss=float(ev['loss']), final_train_acc=float(hist.train_acc.iloc[-1]), epochs_run=len(hist),
                  train_time_s=float(hist.epoch_time.sum()),  # all epochs, also those of an interrupted earlier attempt
                  images_per_s=float(hist.images_per_s.median()), finished_at=time.strftime('%Y-%m-%dT%H:%M:%S'),
-                 versions=dict(torch=torch.__version__, resnet_study=resnet_study.__version__, python=platform.python_version()))
+                 versions=dict(torch=torch.__version__, resnet_study=resnet_study.__version__,
+                               python=platform.python_version()))
     rec = json.loads(json.dumps(rec, default=str))  # as it will be read back
     if (why := metrics_problem(rec)): raise ValueError(f'{Path(run_dir)/METRICS_JSON}: {why}')
     atomic_write_json(Path(run_dir)/METRICS_JSON, rec)

@@ -8,14 +8,13 @@ import os, json, time, uuid, atexit, socket, threading
 from pathlib import Path
 from fastcore.basics import patch
 from .core import atomic_write_json, record
-
+from .records import CLAIM_JSON, QUEUED_JSON, CLAIM_SCHEMA, problem, read_json
 
 # %% auto #0
-__all__ = ['CLAIM_JSON', 'STALE_AFTER', 'HEARTBEAT', 'QUEUED_JSON', 'read_claim', 'why_stale', 'describe_claim', 'claim_note',
-           'ClaimedElsewhere', 'RunClaim', 'claim_run', 'release_claims', 'mark_queued', 'unmark_queued', 'where_note']
+__all__ = ['STALE_AFTER', 'HEARTBEAT', 'read_claim', 'why_stale', 'describe_claim', 'claim_note', 'ClaimedElsewhere', 'RunClaim',
+           'claim_run', 'release_claims', 'mark_queued', 'unmark_queued', 'where_note']
 
 # %% ../nbs/12_claims.ipynb #ae5101ee
-CLAIM_JSON = 'claim.json'
 STALE_AFTER = 600  # seconds without a heartbeat after which a claim is taken over
 HEARTBEAT = float(os.environ.get('RESNET_STUDY_HEARTBEAT') or 30)  # seconds between heartbeats
 
@@ -26,7 +25,7 @@ def read_claim(run_dir):
     except OSError: return None
     try: rec = json.loads(text)
     except ValueError: rec = None
-    if not isinstance(rec, dict) or not isinstance(rec.get('heartbeat'), (int, float)) or isinstance(rec['heartbeat'], bool):
+    if problem(rec, CLAIM_SCHEMA):  # not a claim, or a mistyped field (`records.CLAIM_SCHEMA`)
         rec = dict(host='?', pid=None, since='?', heartbeat=mtime, token=None, suspect='unreadable')
     elif rec['heartbeat'] > mtime + 60:  # clock skew, or a bad write: time it from when the file was last written
         rec = dict(rec, heartbeat=mtime, suspect='its heartbeat is in the future')
@@ -153,8 +152,6 @@ def release_claims():
 atexit.register(release_claims)
 
 # %% ../nbs/12_claims.ipynb #11d2628e
-QUEUED_JSON = 'queued.json'
-
 def mark_queued(run_dir, executor: str):
     "Record that the run in `run_dir` was submitted to `executor` and waits for a worker."
     Path(run_dir).mkdir(parents=True, exist_ok=True)
@@ -165,6 +162,5 @@ def unmark_queued(run_dir): (Path(run_dir)/QUEUED_JSON).unlink(missing_ok=True)
 def where_note(run_dir, stale_after=STALE_AFTER) -> str:
     "Where the run in `run_dir` is, if not idle here: running under a claim (live or stale), or queued; '' if neither."
     if (note := claim_note(run_dir, stale_after)): return note
-    try: q = json.loads((Path(run_dir)/QUEUED_JSON).read_text())
-    except (OSError, ValueError): return ''
+    q = read_json(Path(run_dir)/QUEUED_JSON)
     return f"queued on {q.get('executor', '?')} (submitted from {q.get('host', '?')} at {q.get('since', '?')})" if isinstance(q, dict) else ''

@@ -10,7 +10,7 @@ import papermill as pm
 import resnet_study
 from .core import atomic_write_json, remove_temporaries, parse_progress, record, current_umask
 from .config import RunConfig
-from .results import PARAMS_JSON, FAILED_JSON, TRAIN_NB, run_status
+from .records import PARAMS_JSON, FAILED_JSON, TRAIN_NB, run_status
 
 # %% auto #0
 __all__ = ['STOP', 'KERNEL_ARGS', 'NBS', 'SHIPPED', 'interrupt_kernels', 'execute_notebook', 'notebook', 'run_one']

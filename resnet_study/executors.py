@@ -8,7 +8,7 @@ import sys, time, queue, shutil, signal, logging, importlib, threading, contextl
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from .config import config_from_dict
-from .results import run_status
+from .records import run_status
 from .execute import run_one, interrupt_kernels
 from .claims import STALE_AFTER, claim_run, release_claims, unmark_queued
 

@@ -10,9 +10,11 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 import torch.nn.functional as F
 from PIL import Image
-from .core import atomic_path, atomic_write_json, get_device, record, read_checkpoint, version_problem
+from .core import atomic_path, atomic_write_json, get_device, record, read_checkpoint
 from .batches import IMAGENET_MEAN, IMAGENET_STD, normalize
-from .model import MiniResNet, WEIGHTS_FILE, CONFIG_FILE
+from .model import MiniResNet
+from .records import (WEIGHTS_FILE, CONFIG_FILE, PARAMS_JSON, METRICS_JSON, PER_CLASS_CSV, CHECKPOINT,
+                                  EXPORT_FILES, problem)
 
 # %% auto #0
 __all__ = ['INPUT_SIZE', 'RESAMPLE', 'IMAGE_SUFFIXES', 'EXPORTERS', 'model_card', 'save_model', 'RunError', 'TrainedModel',
@@ -45,9 +47,12 @@ def _one_line(e, n=160):
     return s if len(s) <= n else s[:n - 3] + '...'
 
 def _read_json(path):
+    "The JSON object in `path`; a `RunError` that names it where it is missing, unreadable or not an object."
     if not path.is_file(): raise RunError(f"{path} is missing: {path.parent} is not a finished run")
-    try: return json.loads(path.read_text())
+    try: rec = json.loads(path.read_text())
     except (ValueError, UnicodeDecodeError) as e: raise RunError(f"{path} is not valid JSON ({_one_line(e)})") from None
+    if (why := problem(rec, dict)): raise RunError(f"{path}: {why}")
+    return rec
 
 # %% ../nbs/15_inference.ipynb #101e2efb
 def _checkpoint_weights(path, device):
@@ -62,15 +67,15 @@ def _checkpoint_weights(path, device):
 # %% ../nbs/15_inference.ipynb #bfedd8f8
 def _read_classes(d, n):
     "wnids and names of the `n` outputs, in label order, from `per_class.csv` (checked against `metrics.json`)."
-    f = d/'per_class.csv'
+    f = d/PER_CLASS_CSV
     if not f.is_file(): raise RunError(f"{f} is missing: {d} is not a finished run")
     try: pc = pd.read_csv(f).sort_values('label')
     except Exception as e: raise RunError(f"{f} is not readable ({_one_line(e)})") from None
     if not {'label', 'wnid', 'name'} <= set(pc.columns) or pc.label.tolist() != list(range(n)):
         raise RunError(f"{f} does not list labels 0..{n - 1} with their wnid and name, as params.json's n_classes={n} needs")
     wnids, names = pc.wnid.astype(str).tolist(), pc.name.astype(str).tolist()
-    if (d/'metrics.json').is_file() and _read_json(d/'metrics.json').get('classes', wnids) != wnids:
-        raise RunError(f"{f} and {d/'metrics.json'} list different classes")
+    if (d/METRICS_JSON).is_file() and _read_json(d/METRICS_JSON).get('classes', wnids) != wnids:
+        raise RunError(f"{f} and {d/METRICS_JSON} list different classes")
     return wnids, names
 
 # %% ../nbs/15_inference.ipynb #872aabdf
@@ -105,16 +110,16 @@ def _saved(d, device):
 
 def _from_checkpoint(d, device):
     "The `TrainedModel` of a run of an earlier release: `params.json`, `per_class.csv` and `checkpoint.pt`."
-    p = _read_json(d/'params.json')
+    p = _read_json(d/PARAMS_JSON)
     if not isinstance(p, dict) or 'variant' not in p or 'n_classes' not in p:
-        raise RunError(f"{d/'params.json'} lacks the run's variant or n_classes")
+        raise RunError(f"{d/PARAMS_JSON} lacks the run's variant or n_classes")
     wnids, names = _read_classes(d, p['n_classes'])
     shape = {k: p[k] for k in ('widths', 'blocks_per_stage') if p.get(k)}  # an older run records neither: the defaults
     try: model = MiniResNet(p['variant'], num_classes=p['n_classes'], **shape)
-    except (ValueError, TypeError) as e: raise RunError(f"{d/'params.json'} describes no MiniResNet: {_one_line(e)}") from None
-    try: model.load_state_dict(_checkpoint_weights(d/'checkpoint.pt', device))
+    except (ValueError, TypeError) as e: raise RunError(f"{d/PARAMS_JSON} describes no MiniResNet: {_one_line(e)}") from None
+    try: model.load_state_dict(_checkpoint_weights(d/CHECKPOINT, device))
     except RuntimeError as e:
-        raise RunError(f"{d/'checkpoint.pt'} does not fit the network of {d/'params.json'} ({_one_line(e)})") from None
+        raise RunError(f"{d/CHECKPOINT} does not fit the network of {d/PARAMS_JSON} ({_one_line(e)})") from None
     return TrainedModel(model.to(device).eval(), wnids, names, variant=p['variant'], about=dict(run=d.name), run_dir=d)
 
 def load_run(run_dir, device='cpu') -> TrainedModel:
@@ -217,8 +222,9 @@ def _save_torchscript(model, x, path):
 def _run_torchscript(path, x):
     with _jit_quietly(): return torch.jit.load(str(path), map_location='cpu')(x)
 
-EXPORTERS = {'export': ('model.pt2', _save_export, _run_export), 'onnx': ('model.onnx', _save_onnx, _run_onnx),
-             'torchscript': ('model.pt', _save_torchscript, _run_torchscript)}  # format: file, writer, runner
+EXPORTERS = {'export': (EXPORT_FILES['export'], _save_export, _run_export),  # format: file, writer, runner
+             'onnx': (EXPORT_FILES['onnx'], _save_onnx, _run_onnx),
+             'torchscript': (EXPORT_FILES['torchscript'], _save_torchscript, _run_torchscript)}
 
 # %% ../nbs/15_inference.ipynb #8c58240c
 def export(trained, fmt='export', dest=None) -> Path:

@@ -10,11 +10,12 @@ from torch import nn
 import json
 from pathlib import Path
 from fastcore.basics import patch
-from .core import atomic_path, atomic_write_json, record, version_problem
+from .core import atomic_path, atomic_write_json, record
 from .blocks import BLOCKS, VARIANTS, conv3x3
+from .records import WEIGHTS_FILE, CONFIG_FILE, record_problem
 
 # %% auto #0
-__all__ = ['WEIGHTS_FILE', 'CONFIG_FILE', 'get_block', 'MiniResNet', 'n_layers']
+__all__ = ['get_block', 'MiniResNet', 'n_layers']
 
 # %% ../nbs/04_model.ipynb #07bb25ed
 def get_block(block):
@@ -74,8 +75,6 @@ def n_layers(block='basic_post', blocks_per_stage=2, widths=None) -> int:
     return sum(isinstance(x, nn.Conv2d) and 'downsample' not in name.split('.') for name, x in m.named_modules()) + 1
 
 # %% ../nbs/04_model.ipynb #fa72e18b
-WEIGHTS_FILE, CONFIG_FILE = 'model.safetensors', 'config.json'  # a trained network: its weights; how to build and feed it
-
 @patch
 def save_pretrained(self: MiniResNet, folder, **card):
     "Write `model.safetensors` and `config.json` (`self.config` and `card`: classes, input, accuracy …) into `folder`."
@@ -94,10 +93,8 @@ def from_run(cls: MiniResNet, folder, device='cpu'):
     folder = Path(folder); cfg_path, w_path = folder/CONFIG_FILE, folder/WEIGHTS_FILE
     for p in (cfg_path, w_path):
         if not p.is_file(): raise FileNotFoundError(f"{p} is missing: {folder} holds no saved network")
-    try: cfg = json.loads(cfg_path.read_text())
-    except (OSError, ValueError) as e: raise ValueError(f"{cfg_path} is not valid JSON ({e})") from None
-    if (why := version_problem(cfg)) or not isinstance(cfg.get('model'), dict):
-        raise ValueError(f"{cfg_path}: {why or 'no model settings'}")
+    if (why := record_problem(cfg_path)): raise ValueError(f"{folder}/{why}")  # its schema: `records.CONFIG_SCHEMA`
+    cfg = json.loads(cfg_path.read_text())
     try: model = cls(**cfg['model'])
     except (TypeError, ValueError) as e:  # a block of one's own: import its module first (register_block)
         raise ValueError(f"{cfg_path} describes no network this process can build: {e}") from None

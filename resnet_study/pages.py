@@ -9,7 +9,7 @@ from pathlib import Path
 from urllib.parse import quote
 from .records import (PARAMS_JSON, METRICS_JSON, HISTORY_CSV, TIMINGS_CSV, PER_CLASS_CSV, CONFUSION_CSV,
                                   SAMPLES_PNG)
-from .results import read_json
+from .records import read_json
 from .tables import (RUNS_DIR, public_text, public_data, escape, html_table, facts_table, md_literal,
                                  raw_html)
 

@@ -15,87 +15,15 @@ from .config import RunConfig
 from .stats import t_interval, compare_runs, summarise_runs, COMPARE_COLUMNS, MIN_SEEDS
 
 # %% auto #0
-__all__ = ['NUMBER', 'METRICS_SCHEMA', 'ACC_HEADER', 'HE_2016', 'EVAL_SPLITS', 'read_json', 'read_study', 'epochs_done',
-           'checkpoint_field', 'trained_precision', 'metrics_problem', 'damage', 'run_status', 'arch_key',
-           'planned_runs', 'load_runs', 'load_history', 'designs', 'summary_table', 'comparisons_table', 'eval_split',
-           'scope', 'split_note', 'findings', 'training_notes', 'training_sentence', 'digest', 'read_digest',
-           'put_digest', 'variant_colors', 'per_class_table', 'noisy_latency', 'settings', 'load_results']
+__all__ = ['ACC_HEADER', 'HE_2016', 'EVAL_SPLITS', 'arch_key', 'planned_runs', 'load_runs', 'load_history', 'designs',
+           'summary_table', 'comparisons_table', 'eval_split', 'scope', 'split_note', 'findings', 'training_notes',
+           'training_sentence', 'digest', 'read_digest', 'put_digest', 'variant_colors', 'per_class_table',
+           'noisy_latency', 'settings', 'load_results']
 
 # %% ../nbs/09_results.ipynb #2926fd13
-from .records import (STUDY_JSON, LATENCY_JSON, PARAMS_JSON, METRICS_JSON, FAILED_JSON, HISTORY_CSV,
-                                  TIMINGS_CSV, CHECKPOINT, TRAIN_NB, REPORT_NB)
-
-def read_json(p):
-    "The JSON in `p`, or None if it is missing or unreadable."
-    try: return json.loads(Path(p).read_text())
-    except (OSError, ValueError): return None
-
-def read_study(out) -> dict:
-    "The study record of `out`; {} where it is missing, unreadable, not a record, or of a newer version (the runs are still found by folder)."
-    rec = read_json(Path(out)/STUDY_JSON)
-    return rec if isinstance(rec, dict) and not version_problem(rec) else {}
-
-def epochs_done(run_dir) -> int:
-    "Completed epochs of the run in `run_dir`: rows of its `history.csv`, or its checkpoint's where that is newer; 0 if none."
-    d = Path(run_dir)
-    try: n = len(pd.read_csv(d/HISTORY_CSV))
-    except (OSError, ValueError): n = 0
-    try: behind = (d/CHECKPOINT).stat().st_mtime_ns > ((d/HISTORY_CSV).stat().st_mtime_ns if (d/HISTORY_CSV).exists() else 0)
-    except OSError: behind = False
-    if behind and isinstance(e := checkpoint_field(d, 'epoch'), int): n = max(n, e + 1)  # the table is written after the checkpoint: a write that failed (a full disk) left it behind
-    return n
-
-def checkpoint_field(run_dir, *keys):
-    """The field `keys` (a path into the dict) of the checkpoint in `run_dir`; None where there is none, it is
-    unreadable or refused (`damage` says why), or it predates the field. Never unpickles code (`read_checkpoint`)."""
-    if not (p := Path(run_dir)/CHECKPOINT).exists(): return None
-    try:
-        v = read_checkpoint(p)
-        for k in keys: v = v[k]
-        return v
-    except Exception: return None
-
-def trained_precision(run_dir) -> str | None:
-    "The precision the run in `run_dir` trained in: its final record's, else its checkpoint's; None before its first epoch."
-    m = read_json(Path(run_dir)/METRICS_JSON)
-    if isinstance(m, dict) and isinstance(m.get('runtime'), dict) and m['runtime'].get('precision'): return m['runtime']['precision']
-    return checkpoint_field(run_dir, 'runtime', 'precision')
-
-NUMBER = (int, float)
-METRICS_SCHEMA = dict(variant=str, params=int, macs=NUMBER, best_val_acc=NUMBER, final_val_acc=NUMBER, train_time_s=NUMBER, epochs_run=int)
-
-def metrics_problem(m) -> str | None:
-    "What is wrong with a run's `metrics.json` content `m` (a missing or mistyped field), or None if it is a finished run's record."
-    if not isinstance(m, dict): return f'not a JSON object of run results (a {type(m).__name__})'
-    if (why := version_problem(m)): return why
-    for k, t in METRICS_SCHEMA.items():
-        if k not in m: return f'no {k!r}'
-        if isinstance(m[k], bool) or not isinstance(m[k], t): return f'{k!r} is {m[k]!r}'
-    if not all(0 <= m[k] <= 1 for k in ('best_val_acc', 'final_val_acc')): return 'an accuracy outside [0, 1]'
-    return None
-
-def damage(run_dir) -> str | None:
-    """What is wrong with the records of the run in `run_dir`, naming the file: a final record that does not
-    validate, or an unfinished run's checkpoint that would run code when loaded; None if nothing is."""
-    d = Path(run_dir)
-    if (d/METRICS_JSON).exists():
-        try: m = json.loads((d/METRICS_JSON).read_text())
-        except (OSError, ValueError): return f'{d.name}/{METRICS_JSON}: unreadable (truncated?)'
-        return None if (why := metrics_problem(m)) is None else f'{d.name}/{METRICS_JSON}: {why}'
-    if (d/CHECKPOINT).exists():
-        try: code = code_in_checkpoint(d/CHECKPOINT)
-        except ValueError: return None  # unreadable, not unsafe: resuming says so, and it is left as it is
-        if code: return unsafe_message(f'{d.name}/{CHECKPOINT}', code)
-    return None
-
-def run_status(run_dir) -> str:
-    "'done', 'damaged' (`damage` says why), 'failed', 'partial' or 'pending', from the files in `run_dir`."
-    d = Path(run_dir)
-    if damage(d): return 'damaged'
-    if (d/METRICS_JSON).exists(): return 'done'
-    if (d/FAILED_JSON).exists(): return 'failed'
-    if (d/CHECKPOINT).exists() or epochs_done(d): return 'partial'
-    return 'pending'
+from .records import (STUDY_JSON, LATENCY_JSON, PARAMS_JSON, METRICS_JSON, FAILED_JSON, HISTORY_CSV, TIMINGS_CSV,
+                                  CHECKPOINT, TRAIN_NB, REPORT_NB, PER_CLASS_CSV, CONFUSION_CSV, SAMPLES_PNG, NUMBER,
+                                  read_json, read_study, epochs_done, damage, run_status)
 
 # %% ../nbs/09_results.ipynb #66877320
 def arch_key(variant, depth): return f'{variant}-d{depth}'

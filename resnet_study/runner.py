@@ -17,9 +17,10 @@ from .core import (atomic_write_json, record, version_problem, Runtime, code_in_
 from .data import inspect_data, needs_download, downloaded_archive, TINY_IMAGENET_BYTES
 from .config import (RunConfig, ConfigError, EXECUTION, plan, experiment, differences, config_from_dict,
                                  continue_command, default_out, build_model)
-from .results import (TIMINGS_CSV, STUDY_JSON, LATENCY_JSON, PARAMS_JSON, METRICS_JSON, FAILED_JSON, TRAIN_NB,
-                                  CHECKPOINT, read_json, planned_runs, run_status, damage, epochs_done, arch_key,
+from .records import (TIMINGS_CSV, STUDY_JSON, LATENCY_JSON, PARAMS_JSON, METRICS_JSON, FAILED_JSON,
+                                  TRAIN_NB, CHECKPOINT, read_json, run_status, damage, epochs_done,
                                   trained_precision)
+from .results import planned_runs, arch_key
 from .execute import interrupt_kernels, STOP, KERNEL_ARGS
 from .publish import build_report
 from .claims import where_note, mark_queued, unmark_queued

@@ -9,16 +9,15 @@ from pathlib import Path
 import pandas as pd, torch
 import torch.nn.functional as F
 from fastprogress.core import format_time
-from .core import (Runtime, atomic_torch_save, read_checkpoint, UnsafeCheckpoint, atomic_write_text,
-                               remove_temporaries, progress_mode, progress_message,
-                               set_seed, rng_state, set_rng_state)
+from .core import (Runtime, atomic_torch_save, read_checkpoint, UnsafeCheckpoint, remove_temporaries,
+                               progress_mode, progress_message, set_seed, rng_state, set_rng_state)
+from .records import CHECKPOINT, HISTORY_COLUMNS, TIMING_COLUMNS, write_tables
 from .config import RunConfig, SCHEDULES
 from .batches import train_batches, val_batches
 
 # %% auto #0
-__all__ = ['HISTORY_COLUMNS', 'TIMING_COLUMNS', 'evaluate', 'make_optimizer', 'make_scheduler', 'run_identity', 'load_checkpoint',
-           'train_step', 'EpochStats', 'make_step', 'write_tables', 'resume_from', 'train_epoch', 'save_checkpoint',
-           'fit', 'epoch_seconds']
+__all__ = ['evaluate', 'make_optimizer', 'make_scheduler', 'run_identity', 'load_checkpoint', 'train_step', 'EpochStats',
+           'make_step', 'resume_from', 'train_epoch', 'save_checkpoint', 'fit', 'epoch_seconds']
 
 # %% ../nbs/07_train.ipynb #2df483c0
 @torch.no_grad()
@@ -143,14 +142,6 @@ def make_step(model, opt, sched, runtime, scaler=None, label_smoothing=0.0):
     return step, stats
 
 # %% ../nbs/07_train.ipynb #70a51f55
-HISTORY_COLUMNS = ['epoch', 'train_loss', 'train_acc', 'val_loss', 'val_acc', 'lr']  # what training computed
-TIMING_COLUMNS = ['epoch', 'epoch_time', 'images_per_s']  # how long it took: differs from run to run
-
-def write_tables(run_dir, history):
-    "`history.csv` (what training computed) and `timings.csv` (how long it took) from the epochs' rows."
-    atomic_write_text(run_dir/'history.csv', pd.DataFrame(history, columns=HISTORY_COLUMNS).to_csv(index=False))
-    atomic_write_text(run_dir/'timings.csv', pd.DataFrame(history, columns=TIMING_COLUMNS).to_csv(index=False))
-
 def resume_from(ck_path, identity, model, opt, sched, scaler):
     "Restore a run's state from the checkpoint at `ck_path`; returns `(history, first epoch to train)`."
     ck = load_checkpoint(ck_path, identity)
@@ -201,7 +192,7 @@ def fit(model, data, epochs=RunConfig.epochs, lr=RunConfig.lr, batch_size=RunCon
     identity = run_identity(model, data, batch_size, epochs, schedule, lr)
     run_dir = Path(run_dir) if run_dir else None
     if run_dir: remove_temporaries(run_dir)
-    ck_path = run_dir/'checkpoint.pt' if run_dir else None
+    ck_path = run_dir/CHECKPOINT if run_dir else None
     history, start = [], 0
     if ck_path and ck_path.exists():
         if not resume: raise ValueError(f"{run_dir} already holds a checkpoint: pass resume=True to continue it, or use another run folder")

@@ -195,7 +195,7 @@ def version_problem(rec) -> str | None:
     return None
 
 # %% ../nbs/00_core.ipynb #b59fc792
-PROGRESS_KINDS = ('download', 'fingerprint', 'decode', 'step', 'epoch')  # what a run reports as it goes
+PROGRESS_KINDS = ('download', 'fingerprint', 'check', 'decode', 'step', 'epoch')  # what a run reports as it goes
 
 def progress_message(kind, text) -> str:
     "The line of a progress message of `kind` (one of `PROGRESS_KINDS`)."

@@ -4,17 +4,18 @@
 
 # %% ../nbs/01_data.ipynb #4b6d7ed5
 from __future__ import annotations
-import os, io, json, zlib, random, hashlib, zipfile, urllib.request, urllib.error
+import os, io, json, time, zlib, random, hashlib, zipfile, urllib.request, urllib.error
 from pathlib import Path
 import numpy as np
 from PIL import Image
 from .core import cache_dir, atomic_path, atomic_write_json, progress
 
 # %% auto #0
-__all__ = ['TINY_IMAGENET_URL', 'TINY_IMAGENET_MD5', 'TINY_IMAGENET_BYTES', 'ENV_VAR', 'SYNTHETIC', 'EVAL_SPLITS', 'DataError',
-           'downloaded_archive', 'download_tiny_imagenet', 'archive_identity', 'needs_download', 'resolve_data_path',
-           'TinyImageNetArchive', 'make_fake_archive', 'edit_fake_archive', 'select_classes', 'split_tune',
-           'synthetic_archive', 'data_fingerprint', 'inspect_data']
+__all__ = ['TINY_IMAGENET_URL', 'TINY_IMAGENET_MD5', 'TINY_IMAGENET_BYTES', 'ENV_VAR', 'SYNTHETIC', 'EVAL_SPLITS',
+           'IDENTITY_JSON', 'FINGERPRINT_JSON', 'CHECKED_JSON', 'DataError', 'downloaded_archive',
+           'download_tiny_imagenet', 'needs_download', 'resolve_data_path', 'reason', 'TinyImageNetArchive',
+           'make_fake_archive', 'edit_fake_archive', 'select_classes', 'split_tune', 'synthetic_archive', 'manifest',
+           'archive_identity', 'data_fingerprint', 'image_problem', 'check_images', 'inspect_data']
 
 # %% ../nbs/01_data.ipynb #4ec2aac7
 TINY_IMAGENET_URL = 'http://cs231n.stanford.edu/tiny-imagenet-200.zip'
@@ -56,34 +57,38 @@ def download_tiny_imagenet(url=None, md5=TINY_IMAGENET_MD5, dest=None, chunk=1 <
         raise DataError(f"could not download Tiny-ImageNet from {url} ({getattr(e, 'reason', e)}). {how}") from None
     return dest
 
-def archive_identity(path) -> str:
-    "What identifies an archive's contents cheaply, without opening it: resolved path, size and modification times."
-    p = Path(path); st = p.stat()
-    extra = [str((r/'wnids.txt').stat().st_mtime_ns) for r in (p, p/'tiny-imagenet-200') if p.is_dir() and (r/'wnids.txt').is_file()]
-    return '|'.join([str(p.resolve()), str(st.st_size), str(st.st_mtime_ns)] + extra)
-
 def needs_download(path=None) -> bool:
     "Whether resolving `path` (`resolve_data_path`) would download the official archive first."
     return not (path or os.environ.get(ENV_VAR)) and not downloaded_archive().exists()
 
 def resolve_data_path(path=None) -> Path:
-    "The data path from `path`, else `$TINY_IMAGENET`, else the downloaded official archive; `'synthetic'` names generated images."
+    """The data path, absolute: `path`, else `$TINY_IMAGENET`, else the downloaded official archive; `'synthetic'`
+    names generated images."""
     path = path or os.environ.get(ENV_VAR)
     if not path: return download_tiny_imagenet()
     if str(path) == SYNTHETIC: return synthetic_archive()
-    p = Path(path).expanduser()
-    if not p.exists(): raise DataError(f"data path {str(p)!r} does not exist (from {'the path argument' if path is not None and path != os.environ.get(ENV_VAR) else '$'+ENV_VAR})")
+    p = Path(path).expanduser().resolve()
+    if not p.exists():
+        came = 'the path argument' if path is not None and path != os.environ.get(ENV_VAR) else '$' + ENV_VAR
+        raise DataError(f"data path {str(p)!r} does not exist (from {came})")
     return p
 
 # %% ../nbs/01_data.ipynb #17f15c6e
+def reason(e) -> str:
+    "What went wrong in the exception `e`, never empty: its message, else what its kind means."
+    if (msg := str(e).strip()): return msg
+    if isinstance(e, EOFError): return "it ends early: the archive is cut short, or its headers give a false size (EOFError)"
+    return f"{type(e).__name__}, with no message"
+
 class TinyImageNetArchive:
-    "Members of a Tiny-ImageNet-200 archive, from the `.zip` or an extracted folder."
+    "Members of a Tiny-ImageNet-200 archive, from the `.zip` or an extracted folder (an absolute path is taken as is)."
     def __init__(self, path):
-        self.path = p = resolve_data_path(path)
+        self.path = p = path if isinstance(path, Path) and path.is_absolute() else resolve_data_path(path)
         self.zip = None
         if p.is_dir():
             roots = [r for r in (p, p/'tiny-imagenet-200') if (r/'wnids.txt').is_file()]
-            if not roots: raise DataError(f"{p} is not a Tiny-ImageNet folder: no wnids.txt in it or in {p/'tiny-imagenet-200'}")
+            if not roots:
+                raise DataError(f"{p} is not a Tiny-ImageNet folder: no wnids.txt in it or in {p/'tiny-imagenet-200'}")
             self.root = roots[0]
         else:
             try: self.zip = zipfile.ZipFile(p)
@@ -103,6 +108,8 @@ class TinyImageNetArchive:
     def read(self, name) -> bytes:
         try: return self.zip.read(self.root + name) if self.zip else (self.root/name).read_bytes()
         except (KeyError, FileNotFoundError): raise DataError(f"{self.where(name)} is missing from the archive") from None
+        except (OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError) as e:
+            raise DataError(f"cannot read {self.where(name)}: {reason(e)}") from None
 
     def text(self, name) -> str: return self.read(name).decode('utf-8')
 
@@ -179,33 +186,91 @@ def synthetic_archive() -> Path:
         with atomic_path(p) as tmp: make_fake_archive(tmp, n_classes=8, n_train=32, n_val=8, seed=0)
     return p
 
-def _members(archive):
-    "(name, size, crc32) of every file below the archive's root."
-    if archive.zip: return sorted((i.filename[len(archive.root):], i.file_size, i.CRC) for i in archive.zip.infolist()
-                                  if i.filename.startswith(archive.root) and not i.is_dir())
-    fs = sorted(f for f in archive.root.rglob('*') if f.is_file())
-    return [(f.relative_to(archive.root).as_posix(), f.stat().st_size, zlib.crc32(f.read_bytes())) for f in progress(fs, kind='fingerprint')]
+IDENTITY_JSON, FINGERPRINT_JSON, CHECKED_JSON = 'data-identities.json', 'fingerprints.json', 'checked-data.json'
+
+def _cache(name) -> dict:
+    "The cache file `name` of the cache folder, {} where it is missing or unreadable."
+    try: c = json.loads((cache_dir()/name).read_text())
+    except (OSError, ValueError): c = {}
+    return c if isinstance(c, dict) else {}
+
+def _remember(name, key, value):
+    atomic_write_json(cache_dir()/name, {**_cache(name), key: value}); return value
+
+def _hash(rows) -> str: return hashlib.sha256(''.join('\t'.join(map(str, r)) + '\n' for r in rows).encode()).hexdigest()[:16]
+
+def manifest(archive) -> list:
+    """Every member below the archive's root, sorted: `(name, size, CRC-32)` from a zip's central directory, `(name,
+    size, mtime_ns)` of a folder's files (a `stat` each: nothing is read). Taken once per opened archive."""
+    if getattr(archive, '_manifest', None) is None:
+        if archive.zip: rows = [(i.filename[len(archive.root):], i.file_size, f'{i.CRC:08x}')
+                                for i in archive.zip.infolist() if i.filename.startswith(archive.root) and not i.is_dir()]
+        else:
+            rows = []
+            for d, _, fs in os.walk(archive.root):
+                for f in fs:
+                    st = os.stat(os.path.join(d, f))
+                    rows.append((Path(d, f).relative_to(archive.root).as_posix(), st.st_size, st.st_mtime_ns))
+        archive._manifest = sorted(rows)
+    return archive._manifest
+
+
+# %% ../nbs/01_data.ipynb #f9fae641
+def _zip_key(p) -> str:
+    "A zip file's path, size, inode and times: any rewrite of it changes them (its ctime cannot be set back)."
+    st = p.stat(); return '|'.join(map(str, (p, st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns)))
+
+def archive_identity(archive) -> str:
+    """What identifies an archive's content: a hash of its `manifest`. A zip's is kept under `_zip_key`, so it is read
+    once; a folder's is taken afresh each time (a file replaced inside it changes nothing above it)."""
+    p = archive.path if isinstance(archive, TinyImageNetArchive) else Path(archive)
+    if p.is_file() and (known := _cache(IDENTITY_JSON).get(_zip_key(p))): return known
+    if not isinstance(archive, TinyImageNetArchive): archive = TinyImageNetArchive(p)
+    ident = ('zip:' if archive.zip else 'folder:') + _hash(manifest(archive))
+    return _remember(IDENTITY_JSON, _zip_key(p), ident) if archive.zip else ident
 
 def data_fingerprint(archive) -> str:
-    "A hash of the archive's content (member names, sizes, CRC-32s): the same for a zip and its extracted folder."
+    """A hash of the archive's content (member names, sizes, CRC-32s): the same for a zip and its extracted folder.
+    A zip's CRCs are in its `manifest`; a folder's files are read once, the result kept under its `archive_identity`."""
     if not isinstance(archive, TinyImageNetArchive): archive = TinyImageNetArchive(archive)
-    known = cache_dir()/'fingerprints.json'
-    try: cache = json.loads(known.read_text())
-    except (OSError, ValueError): cache = {}
-    key = archive_identity(archive.path)
-    if key not in cache:
-        h = hashlib.sha256(''.join(f'{n}\t{s}\t{c:08x}\n' for n, s, c in _members(archive)).encode()).hexdigest()[:16]
-        cache = {**(cache if isinstance(cache, dict) else {}), key: h}; atomic_write_json(known, cache)
-    return cache[key]
+    ident = archive_identity(archive)
+    if archive.zip: return ident.split(':', 1)[1]
+    if (known := _cache(FINGERPRINT_JSON).get(ident)): return known
+    rows = [(n, s, f'{zlib.crc32((archive.root/n).read_bytes()):08x}')
+            for n, s, _ in progress(manifest(archive), kind='fingerprint')]
+    return _remember(FINGERPRINT_JSON, ident, _hash(rows))
 
 # %% ../nbs/01_data.ipynb #30857d9d
+def image_problem(archive, name) -> str | None:
+    "Why the image `name` of `archive` cannot be used (unreadable, not a decodable image, not 64×64), else None."
+    try:
+        with Image.open(io.BytesIO(archive.read(name))) as im: size = im.convert('RGB').size
+    except DataError as e: return str(e)
+    except Exception as e: return f"cannot decode image {archive.where(name)}: {reason(e)}"
+    return None if size == (64, 64) else f"image {archive.where(name)} is {size[0]}×{size[1]}, expected 64×64"
+
+def check_images(archive):
+    """Decode every image a run may draw (`train/*/images/`, `val/images/`) once per `archive_identity`: the first
+    bad one raises `DataError`, naming it; a checked archive is remembered."""
+    ident = archive_identity(archive)
+    if ident in _cache(CHECKED_JSON): return
+    names = [n for n, *_ in manifest(archive) if n.startswith('val/images/') or n.startswith('train/') and '/images/' in n]
+    for n in progress(names, kind='check', desc=Path(archive.path).name):
+        if (why := image_problem(archive, n)): raise DataError(why)
+    _remember(CHECKED_JSON, ident, time.strftime('%Y-%m-%dT%H:%M:%S'))
+
 def inspect_data(path=None, n_classes=2) -> dict:
-    "Resolve and open the data once, check it holds `n_classes` classes with labels, and describe it for the record."
+    """Resolve the data path (once) and open it, check it holds `n_classes` classes with labels and that every image
+    decodes (`check_images`), and describe it for the record: its `source` is the path a run opens as it is."""
     p = resolve_data_path(path)
     a = TinyImageNetArchive(p)
     wnids = sorted(set(a.text('wnids.txt').split()))
-    if len(wnids) < n_classes: raise DataError(f"{a.where('wnids.txt')} lists {len(wnids)} classes; the run asks for n_classes={n_classes}")
-    if not a.exists('val/val_annotations.txt'): raise DataError(f"{a.where('val/val_annotations.txt')} is missing: the validation labels")
+    if len(wnids) < n_classes:
+        raise DataError(f"{a.where('wnids.txt')} lists {len(wnids)} classes; the run asks for n_classes={n_classes}")
+    if not a.exists('val/val_annotations.txt'):
+        raise DataError(f"{a.where('val/val_annotations.txt')} is missing: the validation labels")
     if not a.files(f'train/{wnids[0]}/images'): raise DataError(f"{a.where(f'train/{wnids[0]}/images/')} has no images")
-    return dict(source=SYNTHETIC if str(path) == SYNTHETIC else str(p.resolve()), bytes=p.stat().st_size if p.is_file() else None,
-                fingerprint=data_fingerprint(a), classes=len(wnids), synthetic=str(path) == SYNTHETIC)
+    check_images(a)
+    synthetic = str(path) == SYNTHETIC
+    return dict(source=SYNTHETIC if synthetic else str(p), bytes=p.stat().st_size if p.is_file() else None,
+                fingerprint=data_fingerprint(a), classes=len(wnids), synthetic=synthetic)

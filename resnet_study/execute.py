@@ -13,7 +13,8 @@ from .config import RunConfig
 from .records import PARAMS_JSON, FAILED_JSON, TRAIN_NB, run_status
 
 # %% auto #0
-__all__ = ['STOP', 'KERNEL_ARGS', 'NBS', 'SHIPPED', 'interrupt_kernels', 'execute_notebook', 'notebook', 'run_one']
+__all__ = ['STOP', 'KERNEL_ARGS', 'NBS', 'SHIPPED', 'interrupt_kernels', 'KernelNotStarted', 'execute_notebook', 'notebook',
+           'run_one']
 
 # %% ../nbs/10_execute.ipynb #22e93d75
 from jupyter_client.manager import AsyncKernelManager
@@ -45,12 +46,15 @@ def interrupt_kernels(sig=signal.SIGINT, thread=None):
     return n
 
 class _KernelLog(logging.Handler):
-    "Relay the progress messages (`parse_progress`) of the kernel run by this thread, labelled; the rest stays in the notebook."
+    """Relay the progress messages (`parse_progress`) of the kernel run by this thread, labelled; the rest stays in
+    the notebook. `started`: papermill said the kernel is up (it says so once the kernel has answered)."""
     def __init__(self, label):
-        super().__init__(); self.label, self.thread = label, threading.get_ident()
+        super().__init__(); self.label, self.thread, self.started = label, threading.get_ident(), False
     def emit(self, record):
         if record.thread != self.thread: return  # another job's kernel
-        for line in record.getMessage().splitlines():
+        msg = record.getMessage()
+        if msg.startswith('Executing notebook with kernel'): self.started = True
+        for line in msg.splitlines():
             if parse_progress(line): print(f'    {self.label} | {line}', flush=True)
 
 def _tmp_notebook(path):
@@ -59,14 +63,29 @@ def _tmp_notebook(path):
 
 KERNEL_ARGS = ['--IPKernelApp.log_level=ERROR']  # ipykernel >= 7 warns on every start that its localhost sockets are unencrypted
 
+class KernelNotStarted(RuntimeError):
+    "The kernel died or failed before it answered: no cell ran (e.g. another kernel took its port first)."
+
+def _write_error(e, tmp) -> bool:
+    "Whether `e` is papermill failing to write the notebook `tmp` (a full disk): what `tmp` holds then is partial."
+    return isinstance(e, OSError) and (e.filename is None or str(e.filename) == str(tmp))
+
 def execute_notebook(nb, out_path, parameters, label=None, quiet=False, env=None, lost=None):
     """Execute notebook `nb` with `parameters` into `out_path` (atomically) in a kernel with `env` added, relaying its
-    progress under `label`; once the event `lost` is set (the run's folder is another's), nothing is written."""
+    progress under `label`; once the event `lost` is set (the run's folder is another's), nothing is written. A
+    notebook that could not be written leaves the previous `out_path` as it was and raises `OSError` naming it;
+    `KernelNotStarted` where the kernel never answered."""
     out_path = Path(out_path).resolve(); tmp = _tmp_notebook(out_path)
     lg = logging.getLogger('papermill'); h = _KernelLog(label or out_path.parent.name)
     lg.addHandler(h); lg.setLevel(logging.INFO); lg.propagate = False
     try: pm.execute_notebook(str(nb), str(tmp), parameters=parameters, kernel_name='python3', progress_bar=False,
                              log_output=not quiet, extra_arguments=KERNEL_ARGS, kernel_manager_class=_manager(env))
+    except Exception as e:
+        if _write_error(e, tmp):
+            tmp.unlink(missing_ok=True)
+            raise OSError(e.errno, f"{e.strerror or e} while writing {out_path}", str(out_path)) from None
+        if not h.started and not STOP.is_set(): raise KernelNotStarted(f"{type(e).__name__}: {str(e)[:200]}") from e
+        raise
     finally:
         lg.removeHandler(h)
         if tmp.exists() and lost is not None and lost.is_set(): tmp.unlink()
@@ -81,12 +100,6 @@ def notebook(name):
     for p in (NBS/name, SHIPPED/name):
         if p.is_file(): return p
     raise FileNotFoundError(f"{name} is neither in {NBS} nor in {SHIPPED}: reinstall resnet_study")
-
-def _never_started(nb_path) -> bool:
-    "Whether the executed notebook `nb_path` is missing or shows no cell started: its kernel never came up."
-    try: cells = json.loads(Path(nb_path).read_text())['cells']
-    except (OSError, ValueError, KeyError): return True
-    return not any((c.get('metadata', {}).get('papermill') or {}).get('start_time') for c in cells)
 
 def _record_failure(d, cfg, e):
     err = getattr(e, 'evalue', None) or str(e)
@@ -105,8 +118,8 @@ def run_one(cfg: RunConfig, out, quiet=False, env=None, lost=None) -> str:
         except Exception as e:
             if lost is not None and lost.is_set(): return 'claim lost'
             if STOP.is_set(): return 'stopped'
-            if attempt == 1 and not isinstance(e, pm.PapermillExecutionError) and _never_started(d/TRAIN_NB):
-                print(f"    {cfg.run_name} | its kernel did not start ({type(e).__name__}: {str(e)[:200]}); starting it once more", flush=True)
-                continue  # e.g. another kernel took its port first
+            if attempt == 1 and isinstance(e, KernelNotStarted):  # e.g. another kernel took its port first
+                print(f"    {cfg.run_name} | its kernel did not start ({e}); starting it once more", flush=True)
+                continue
             _record_failure(d, cfg, e); break
     return run_status(d)

@@ -4,11 +4,10 @@
 
 # %% ../nbs/14_runner.ipynb #0bfe757b
 from __future__ import annotations
-import os, time, signal, platform, threading
+import os, time, fcntl, signal, platform, threading, contextlib
 import torch
 import pandas as pd
 from dataclasses import replace
-from unittest.mock import patch
 from pathlib import Path
 from fastcore.basics import num_cpus
 from fastprogress.core import format_time
@@ -23,14 +22,15 @@ from .records import (TIMINGS_CSV, STUDY_JSON, LATENCY_JSON, PARAMS_JSON, METRIC
 from .results import planned_runs, arch_key
 from .execute import interrupt_kernels, STOP, KERNEL_ARGS
 from .publish import build_report
-from .claims import where_note, mark_queued, unmark_queued
+from .claims import where_note, mark_queued, unmark_queued, read_claim, why_stale, STALE_AFTER
 from .executors import check_executor, runs_here, make_executor, train_run, local_gpus, ExecutorError
 
 # %% auto #0
 __all__ = ['SEC_PER_IMAGE_EPOCH', 'RUN_OVERHEAD_S', 'PACE_JSON', 'REPORT_S', 'expected_seconds', 'measured_pace',
-           'startup_seconds', 'measured_overhead', 'measured_rates', 'StudyError', 'check_request', 'check_study',
-           'grow_study', 'check_run_folder', 'study_precisions', 'keep_precision', 'study_runs', 'status_table',
-           'latency_todo', 'measure_study_latency', 'StudyStopped', 'run_study']
+           'startup_seconds', 'measured_overhead', 'measured_rates', 'StudyError', 'check_request', 'trained_runs',
+           'check_study', 'grow_study', 'check_run_folder', 'study_precisions', 'keep_precision', 'study_runs',
+           'status_table', 'latency_todo', 'study_lock', 'training_now', 'measure_study_latency', 'StudyStopped',
+           'run_study']
 
 # %% ../nbs/14_runner.ipynb #ee9726e5
 SEC_PER_IMAGE_EPOCH = {'cpu': 9.8e-3, 'cuda': 4e-4}  # at 2 blocks per stage
@@ -133,8 +133,13 @@ def check_request(base: RunConfig, out, jobs=1, executor='local', executor_opts=
     if not os.access(q, os.W_OK | os.X_OK): raise StudyError(f"--out {out}: cannot write in {q}")
     return rt
 
+def trained_runs(out, rec) -> list:
+    "The runs of the study record `rec` in `out` that have trained: an epoch at least, or to the end."
+    return [r['run'] for r in rec.get('runs', []) if epochs_done(Path(out)/r['run']) or (Path(out)/r['run']/METRICS_JSON).exists()]
+
 def check_study(out, base: RunConfig, data: dict):
-    "Refuse to add runs of `base` on `data` to the study in `out` if it holds another experiment or other data."
+    """Refuse to add runs of `base` on `data` to the study in `out` if it holds another experiment, or other data
+    that a run has trained on; the record, with `data` in it where no run has trained yet (None: no study yet)."""
     out = Path(out); rec = read_json(out/STUDY_JSON)
     if rec is None: return None
     if not isinstance(rec, dict) or 'experiment' not in rec: raise StudyError(f"{out/STUDY_JSON} is not a study record: use another --out")
@@ -144,17 +149,19 @@ def check_study(out, base: RunConfig, data: dict):
                               f"or continue that study with: {continue_command(rec['experiment'], out)}")
     have = (rec.get('data') or {}).get('fingerprint')
     if have != data['fingerprint']:
+        if not trained_runs(out, rec): return dict(rec, data=data)  # the data is fixed by the first run that trains
         raise StudyError(f"{out} was made from other data ({(rec.get('data') or {}).get('source')}, fingerprint {have}); "
                          f"{data['source']} has fingerprint {data['fingerprint']}: a study never mixes data — use another --out")
     return rec
 
 def grow_study(out, base: RunConfig, data: dict, cfgs) -> dict:
     "Write `study.json`: the experiment, the data, and every run it held before plus `cfgs` (never fewer)."
-    out = Path(out); rec = check_study(out, base, data) or record(experiment=experiment(base), data=data, runs=[],
+    out = Path(out); old = read_json(out/STUDY_JSON)
+    rec = check_study(out, base, data) or record(experiment=experiment(base), data=data, runs=[],
                                                                  created=time.strftime('%Y-%m-%dT%H:%M:%S'))
     have = {r['run'] for r in rec['runs']}
     new = [dict(run=c.run_name, variant=c.variant, seed=c.seed, blocks_per_stage=c.blocks_per_stage) for c in cfgs if c.run_name not in have]
-    if new or not (out/STUDY_JSON).exists():
+    if new or rec != old:
         rec = dict(rec, runs=rec['runs'] + new, updated=time.strftime('%Y-%m-%dT%H:%M:%S'))
         atomic_write_json(out/STUDY_JSON, rec)
     return rec
@@ -237,19 +244,44 @@ def latency_todo(out, cfgs, remeasure=False) -> dict:
     timed, want = _latency_record(out), {arch_key(c.variant, c.blocks_per_stage): c for c in cfgs}
     return {k: c for k, c in want.items() if remeasure or k not in timed}
 
-def measure_study_latency(out, remeasure=False, like: RunConfig = None):
-    "Time, at batch 1 and back to back, each architecture of `out` with a finished run and no entry in `latency.json`."
+@contextlib.contextmanager
+def study_lock(out):
+    "Hold the study folder `out` locked (`flock`, released when the process ends): True, or False where another holds it."
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB); held = True
+        except BlockingIOError: held = False
+        yield held
+    finally: os.close(fd)
+
+def training_now(out, cfgs) -> list:
+    "The runs of `cfgs` in `out` that a live claim says are training, here or elsewhere."
+    return [c.run_name for c in cfgs if (rec := read_claim(Path(out)/c.run_name)) and not why_stale(rec)]
+
+def measure_study_latency(out, remeasure=False, like: RunConfig = None, say=print):
+    """Time, at batch 1 and back to back, each architecture of `out` with a finished run and no entry in
+    `latency.json`: only while this command holds the study's lock and no run of it trains (a run that starts
+    meanwhile voids the timings); else it says why it waits for the next `run`."""
     from resnet_study.metrics import model_card
-    out = Path(out); archs = _latency_record(out)
-    todo = latency_todo(out, [c for c in study_runs(out, like) if run_status(out/c.run_name) == 'done'], remeasure)
-    if not todo: return archs
-    print(f"latency: {plural(len(todo), 'architecture')} at batch 1, back to back ...", flush=True)
-    for k, c in todo.items():
-        card = model_card(c.variant, dict(num_classes=c.n_classes, widths=c.widths, blocks_per_stage=c.blocks_per_stage),
-                          iters=c.latency_iters, device=Runtime(c.device).device, precision='fp32', channels_last=True)
-        archs[k] = dict(card, measured=time.strftime('%Y-%m-%dT%H:%M:%S'))
-    atomic_write_json(out/LATENCY_JSON, record(architectures=archs))
-    return archs
+    out = Path(out); runs = study_runs(out, like)
+    with study_lock(out) as held:
+        busy = training_now(out, runs) if held else []
+        if not held or busy:
+            why = f"while {', '.join(busy)} {'trains' if len(busy) == 1 else 'train'}" if held else 'another command holds the study'
+            say(f"latency: not measured now, {why}; the next `run` measures it")
+            return None
+        archs = _latency_record(out)
+        todo = latency_todo(out, [c for c in runs if run_status(out/c.run_name) == 'done'], remeasure)
+        if not todo: return archs
+        say(f"latency: {plural(len(todo), 'architecture')} at batch 1, back to back ...")
+        for k, c in todo.items():
+            card = model_card(c.variant, dict(num_classes=c.n_classes, widths=c.widths, blocks_per_stage=c.blocks_per_stage),
+                              iters=c.latency_iters, device=Runtime(c.device).device, precision='fp32', channels_last=True)
+            archs[k] = dict(card, measured=time.strftime('%Y-%m-%dT%H:%M:%S'))
+        if (busy := training_now(out, runs)):
+            say(f"latency: not kept, {', '.join(busy)} started training meanwhile; the next `run` measures it"); return None
+        atomic_write_json(out/LATENCY_JSON, record(architectures=archs))
+        return archs
 
 # %% ../nbs/14_runner.ipynb #f572cd55
 class StudyStopped(KeyboardInterrupt):
@@ -299,34 +331,36 @@ def _train_all(todo, out, jobs, quiet, say, executor='local', executor_opts=None
     "Train `todo` [(i, n, cfg)] through `executor`, `jobs` at a time; returns the names of the failed runs."
     if not todo: return []
     opts, local, failed = executor_opts or {}, executor == 'local', []
+    threads = runs_here(executor, **opts) and jobs > 1 and 'OMP_NUM_THREADS' not in os.environ
+    kernel_env = dict(RESNET_STUDY_PROGRESS='log', **({'OMP_NUM_THREADS': str(max(1, num_cpus() // jobs))} if threads else {}))
     def one(i, n, c, env=None):  # a local job: a thread of this process, which echoes its kernel's lines
         if STOP.is_set(): return 'stopped'
         t1 = [time.time()]
-        st = train_run(c.to_dict(), out, quiet, on_start=lambda: (t1.append(time.time()), _say_start(say, i, n, c, out)), env=env)
+        st = train_run(c.to_dict(), out, quiet, on_start=lambda: (t1.append(time.time()), _say_start(say, i, n, c, out)),
+                       env={**kernel_env, **(env or {})})
         if _say_end(say, i, n, c, out, st, time.time() - t1[-1]): failed.append(c.run_name)
         return st
-    threads = {'OMP_NUM_THREADS': str(max(1, num_cpus() // jobs))} if runs_here(executor, **opts) and jobs > 1 and 'OMP_NUM_THREADS' not in os.environ else {}
     STOP.clear(); stop = False
-    with patch.dict(os.environ, dict(RESNET_STUDY_PROGRESS='log', **threads)):
-        gpus = local_gpus(todo[0][2].device, jobs) if local else None
-        try: ex, futs = make_executor(executor, jobs, folder=out/'.submitit', gpus=gpus, **opts), {}
-        except (OSError, RuntimeError) as e: raise StudyError(f"--executor {executor}: could not start ({type(e).__name__}: {e})") from None
-        try:
-            with ex.batch():
-                for i, n, c in todo:
-                    if not local: _say_start(say, i, n, c, out, f' on {executor}'); mark_queued(out/c.run_name, executor)
-                    f = ex.submit(one, i, n, c) if local else ex.submit(train_run, c.to_dict(), str(out), quiet, key=f'{c.run_name} in {out}')
-                    futs[f] = (i, n, c, time.time())
-            for (i, n, c, t1), st in _as_completed(futs):  # a local job has said how it ended, unless it raised
-                if (not local or st.startswith('job failed')) and _say_end(say, i, n, c, out, st, time.time() - t1): failed.append(c.run_name)
-        except KeyboardInterrupt:
-            stop = True
-            if local: _stop_all(list(futs), say)
-            else: say(f"stopping: cancelling the runs not finished on {executor} ...")
-            raise StudyStopped() from None
-        finally:
-            ex.shutdown(cancel=stop)
-            for _, _, c in todo: unmark_queued(out/c.run_name)  # cancelled, or ended without a worker
+    gpus = local_gpus(todo[0][2].device, jobs) if local else None
+    try: ex, futs = make_executor(executor, jobs, folder=out/'.submitit', gpus=gpus, **opts), {}
+    except (OSError, RuntimeError) as e: raise StudyError(f"--executor {executor}: could not start ({type(e).__name__}: {e})") from None
+    try:
+        with ex.batch():
+            for i, n, c in todo:
+                if not local: _say_start(say, i, n, c, out, f' on {executor}'); mark_queued(out/c.run_name, executor)
+                f = ex.submit(one, i, n, c) if local else ex.submit(train_run, c.to_dict(), str(out), quiet, None, STALE_AFTER, kernel_env,
+                                                           key=f'{c.run_name} in {out}')
+                futs[f] = (i, n, c, time.time())
+        for (i, n, c, t1), st in _as_completed(futs):  # a local job has said how it ended, unless it raised
+            if (not local or st.startswith('job failed')) and _say_end(say, i, n, c, out, st, time.time() - t1): failed.append(c.run_name)
+    except KeyboardInterrupt:
+        stop = True
+        if local: _stop_all(list(futs), say)
+        else: say(f"stopping: cancelling the runs not finished on {executor} ...")
+        raise StudyStopped() from None
+    finally:
+        ex.shutdown(cancel=stop)
+        for _, _, c in todo: unmark_queued(out/c.run_name)  # cancelled, or ended without a worker
     return [c.run_name for _, _, c in todo if c.run_name in failed]
 
 def _as_completed(futs):
@@ -368,9 +402,14 @@ def _estimate(out, cfgs, jobs, rt, report) -> tuple:
     lines, left = status_table(out, cfgs, jobs, lambda c: measured_pace(c, threads), per_run)
     return lines, left + (start + REPORT_S if report and left else 0)
 
+def _why_not_done(d) -> str:
+    "A run not done, and why: its state, and who has it where another process does."
+    return f"{d.name} ({run_status(d)}{f', {n}' if (n := where_note(d)) else ''})"
+
 def run_study(base: RunConfig, variants=None, seeds=None, depths=None, out=default_out(), jobs=1, quiet=False, report=True,
               remeasure=False, dry_run=False, executor='local', executor_opts=None):
-    "Plan, check, grow the record, train what is not done, measure latency, build the report; returns the failed runs."
+    """Plan, check, grow the record, train what is not done, measure latency, build the report; returns what is not
+    done at the end: the asked-for runs that are not (failed, stopped, claimed elsewhere), and `'report'` if it failed."""
     cfgs, out = plan(base, variants, seeds, depths), Path(out).expanduser().resolve()
     rt = check_request(base, out, jobs, executor, executor_opts)
     for c in cfgs: check_run_folder(c, out)
@@ -388,8 +427,10 @@ def run_study(base: RunConfig, variants=None, seeds=None, depths=None, out=defau
         return []
     data = inspect_data(base.data or None, base.n_classes)
     cfgs = [replace(c, data=data['source']) for c in cfgs]
-    check_study(out, base, data)
-    say = _say()
+    say, rec = _say(), check_study(out, base, data)
+    if rec and (had := read_json(out/STUDY_JSON).get('data') or {}) != rec['data']:
+        say(f"data: {out/STUDY_JSON} named other data (fingerprint {had.get('fingerprint')}) that no run has trained on;"
+            f" it now names {data['source']} (fingerprint {data['fingerprint']})")
     if data['synthetic']: say("SYNTHETIC DATA: these runs train on generated random images, not Tiny-ImageNet — a check of the machinery, not a result.")
     out.mkdir(parents=True, exist_ok=True)
     rec = grow_study(out, base, data, cfgs)
@@ -397,10 +438,11 @@ def run_study(base: RunConfig, variants=None, seeds=None, depths=None, out=defau
     todo = [c for c in cfgs if run_status(out/c.run_name) != 'done']
     say(f"study in {out}: {plural(len(rec['runs']), 'run')} recorded; this command asks for {len(cfgs)}, {len(cfgs) - len(todo)} already done, "
         f"{len(todo)} to run{f', {jobs} at a time' if jobs > 1 else ''}. Expected: {format_time(left)} on this machine.")
-    failed = _train_all([(i, len(cfgs), c) for i, c in enumerate(cfgs, 1) if c in todo], out, jobs, quiet, say, executor, executor_opts)
+    _train_all([(i, len(cfgs), c) for i, c in enumerate(cfgs, 1) if c in todo], out, jobs, quiet, say, executor, executor_opts)
     for i, c in enumerate(cfgs, 1):
         if c not in todo: say(f"[{i}/{len(cfgs)}] {c.run_name}: done already, skipped")
-    measure_study_latency(out, remeasure, base)
-    if report: build_report(out, quiet=quiet)
-    if failed: say(f"{plural(len(failed), 'run')} did not finish: {', '.join(failed)}")
-    return failed
+    measure_study_latency(out, remeasure, base, say)
+    left = [c.run_name for c in cfgs if run_status(out/c.run_name) != 'done']
+    if left: say(f"{plural(len(left), 'run')} not done: " + ', '.join(_why_not_done(out/n) for n in left))
+    if report and build_report(out, quiet=quiet) is None: left.append('report')
+    return left

@@ -1,19 +1,20 @@
 #!/usr/bin/env python
-"""How fast the convolutions of a Mini-ResNet training step run, layer by layer, against a matmul ceiling measured in the same run.
+"""How fast the convolutions of a Mini-ResNet training step run, layer by layer, against a matmul ceiling.
 
 `bench/train_throughput.py --profile` infers the convolutions' speed from their share of a profiled step. This
 script measures it directly: every distinct convolution of the variant (same channels, kernel, stride and input
 size, counted by how often the model uses it) is timed alone at the training batch size, forward and backward
 (input and weight gradients; the stem's input needs none), under bf16 autocast as `fit` runs it, in `channels_last`
 (what the project uses) and in contiguous NCHW. The best of `--repeats` timings after warm-up is kept, and the
-bf16 matmul ceiling of `train_throughput.py` is measured before and after (its best is the ceiling). Each layer's
+bf16 matmul ceiling (`common.matmul_ceiling`) is measured before and after (its best is the ceiling). Each layer's
 multiply-accumulates are `resnet_study.metrics.count_macs` of it, as for the whole model.
 
 The last line sums the layers as the model uses them: the GFLOP/s of all of a step's convolutions and their share
 of the ceiling — the most a whole training step could reach if batch norm, ReLU, the adds, the loss and the
 optimiser cost nothing.
 
-    .venv/bin/python bench/conv_layers.py [--variant basic_post] [--batch 128] [--repeats 10] [--threads N] [--out FILE.md]
+    .venv/bin/python bench/conv_layers.py [--variant basic_post] [--batch 128] [--repeats 10] [--threads N]
+                                          [--out FILE.md]
 """
 from __future__ import annotations
 import argparse, time
@@ -36,7 +37,8 @@ def conv_layers(variant, size=64) -> Counter:
     "(in, out, kernel, stride, padding, H, W) of every convolution the model applies to a `size`² image, with counts."
     m, seen = MiniResNet(variant), Counter()
     def hook(mod, inp, out):
-        seen[(mod.in_channels, mod.out_channels, mod.kernel_size[0], mod.stride[0], mod.padding[0], *inp[0].shape[-2:])] += 1
+        shape = mod.in_channels, mod.out_channels, mod.kernel_size[0], mod.stride[0], mod.padding[0]
+        seen[(*shape, *inp[0].shape[-2:])] += 1
     hs = [c.register_forward_hook(hook) for c in m.modules() if isinstance(c, nn.Conv2d)]
     with torch.no_grad(): m(torch.zeros(1, 3, size, size))
     for h in hs: h.remove()
@@ -53,7 +55,8 @@ def layer_name(layer) -> str:
     return f"{ci}→{co} {k}×{k}/{s} at {h}×{w}" + (' (stem)' if ci == 3 else '')
 
 def time_layer(layer, batch, fmt, repeats) -> tuple[float, float]:
-    "Best forward and backward seconds of one convolution under bf16 autocast; the stem's input (the image) needs no gradient."
+    """Best forward and backward seconds of one convolution under bf16 autocast; the stem's input (the image) has no
+    gradient."""
     ci, _, _, _, _, h, w = layer
     conv = make_conv(layer, fmt)
     x = torch.randn(batch, ci, h, w).to(memory_format=fmt).requires_grad_(ci != 3)
@@ -69,11 +72,12 @@ def time_layer(layer, batch, fmt, repeats) -> tuple[float, float]:
     return fwd, bwd
 
 def measure_layer(layer, uses, batch, repeats) -> dict:
-    """One convolution timed in each format: FLOPs and seconds of its forward and backward passes at `batch`. Its backward
-    computes the input and weight gradients (twice the forward's work), the stem's only the weights'."""
+    """One convolution timed in each format: FLOPs and seconds of its forward and backward passes at `batch`. Its
+    backward computes the input and weight gradients (twice the forward's work), the stem's only the weights'."""
     ci, _, _, _, _, h, w = layer
     macs = count_macs(make_conv(layer), (1, ci, h, w))
-    r = dict(layer=layer_name(layer), uses=uses, macs=macs, flops=(2 * macs * batch, 2 * macs * batch * (1 if ci == 3 else 2)))
+    flops = 2 * macs * batch, 2 * macs * batch * (1 if ci == 3 else 2)
+    r = dict(layer=layer_name(layer), uses=uses, macs=macs, flops=flops)
     for name, fmt in FORMATS.items(): r[name] = time_layer(layer, batch, fmt, repeats)
     return r
 
@@ -86,17 +90,19 @@ def layer_row(r, ceil) -> dict:
     cells = {'convolution': r['layer'], 'uses': str(r['uses']), 'MMAC/img': f"{r['macs'] / 1e6:.1f}"}
     for name in FORMATS:
         f, b, both = speeds(r, name)
-        cells.update({f'{name} fwd GFLOP/s': f"{f:.0f}", f'{name} bwd GFLOP/s': f"{b:.0f}", f'{name} % of ceiling': f"{100 * both / ceil:.0f}%"})
+        cells.update({f'{name} fwd GFLOP/s': f"{f:.0f}", f'{name} bwd GFLOP/s': f"{b:.0f}",
+                      f'{name} % of ceiling': f"{100 * both / ceil:.0f}%"})
     return cells
 
 def total_row(rows, ceil) -> dict:
-    "All of a step's convolutions, each as often as the model uses it: the most a step could reach if nothing else took time."
+    "All of a step's convolutions, each as often as the model uses it: what a step reaches if nothing else takes time."
     cells = {'convolution': "**all of a step's convolutions**", 'uses': str(sum(r['uses'] for r in rows)),
              'MMAC/img': f"{sum(r['uses'] * r['macs'] for r in rows) / 1e6:.1f}"}
     for name in FORMATS:
         fl = sum(r['uses'] * sum(r['flops']) for r in rows)
         gf = fl / sum(r['uses'] * sum(r[name]) for r in rows) / 1e9
-        cells.update({f'{name} fwd GFLOP/s': '', f'{name} bwd GFLOP/s': '', f'{name} % of ceiling': f"**{gf:.0f} GFLOP/s, {100 * gf / ceil:.0f}%**"})
+        cells.update({f'{name} fwd GFLOP/s': '', f'{name} bwd GFLOP/s': '',
+                      f'{name} % of ceiling': f"**{gf:.0f} GFLOP/s, {100 * gf / ceil:.0f}%**"})
     return cells
 
 
@@ -105,7 +111,8 @@ def main(argv=None):
     ap.add_argument('--variant', default='basic_post', choices=VARIANTS)
     ap.add_argument('--batch', type=int, default=128)
     ap.add_argument('--repeats', type=int, default=10)
-    ap.add_argument('--threads', type=int, default=num_cpus(), help=f'torch.set_num_threads (default: the cores available, {num_cpus()})')
+    ap.add_argument('--threads', type=int, default=num_cpus(),
+                    help=f'torch.set_num_threads (default: the cores available, {num_cpus()})')
     ap.add_argument('--out', type=Path, help='also write the table to this markdown file')
     a = ap.parse_args(argv)
     if a.batch < 1 or a.repeats < 1 or a.threads < 1: ap.error('--batch, --repeats and --threads must be at least 1')
@@ -118,12 +125,14 @@ def main(argv=None):
     rows = []
     for layer, n in conv_layers(a.variant).items():
         r = measure_layer(layer, n, a.batch, a.repeats); rows.append(r)
-        print(f"  {r['layer']}: " + ', '.join('{} fwd {:.0f} bwd {:.0f} GFLOP/s'.format(f, *speeds(r, f)) for f in FORMATS), flush=True)
+        each = ', '.join('{} fwd {:.0f} bwd {:.0f} GFLOP/s'.format(f, *speeds(r, f)) for f in FORMATS)
+        print(f"  {r['layer']}: {each}", flush=True)
     ceil.append(matmul_ceiling(dev)['bf16'])
     c = max(ceil)
-    head = (f"`{a.variant}` convolutions, batch {a.batch}, bf16 autocast, forward + backward timed alone (best of {a.repeats}) · "
-            f"torch {torch.__version__} · {cpu_name()} · {a.threads} threads · bf16 matmul ceiling **{c:.0f} GFLOP/s** "
-            f"(measured {', '.join(f'{x:.0f}' for x in ceil)}: start, end) · run took {(time.time() - t_start) / 60:.1f} min")
+    head = (f"`{a.variant}` convolutions, batch {a.batch}, bf16 autocast, forward + backward timed alone (best of "
+            f"{a.repeats}) · torch {torch.__version__} · {cpu_name()} · {a.threads} threads · bf16 matmul ceiling "
+            f"**{c:.0f} GFLOP/s** (measured {', '.join(f'{x:.0f}' for x in ceil)}: start, end) · run took "
+            f"{(time.time() - t_start) / 60:.1f} min")
     report(head + '\n\n' + markdown(pd.DataFrame([layer_row(r, c) for r in rows] + [total_row(rows, c)])), a.out)
 
 

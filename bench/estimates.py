@@ -1,8 +1,9 @@
 """How far `resnet-study run` misses the time it announces: estimate ÷ actual, for studies trained on this machine.
 
 Each study is asked for its plan first (`--dry-run`, which times a few training steps of each planned network here;
-the measurements cached by earlier plans are cleared first), then run into a fresh folder, and timed from the command's start to its end (training,
-latency, report and site). A ratio of 1 is an exact estimate; above 1 the study took less time than announced.
+the measurements cached by earlier plans are cleared first), then run into a fresh folder, and timed from the
+command's start to its end (training, latency, report and site). A ratio of 1 is an exact estimate; above 1 the
+study took less time than announced.
 
     .venv/bin/python bench/estimates.py --data $TINY_IMAGENET --out bench/estimates_epyc.md
 """
@@ -40,12 +41,14 @@ def one(name, args, data, folder) -> dict:
     actual = time.time() - t0
     if run.returncode: sys.exit(f"{name}: the study failed:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}")
     print(f"{name}: took {actual:.0f} s", flush=True)
-    return {'study': name, 'announced (s)': f'{expected}', 'took (s)': f'{actual:.0f}', 'announced ÷ took': f'{expected / actual:.2f}'}
+    return {'study': name, 'announced (s)': f'{expected}', 'took (s)': f'{actual:.0f}',
+            'announced ÷ took': f'{expected / actual:.2f}'}
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--data', default=os.environ.get('TINY_IMAGENET'), help='Tiny-ImageNet-200 zip (default: $TINY_IMAGENET)')
+    p.add_argument('--data', default=os.environ.get('TINY_IMAGENET'),
+                   help='Tiny-ImageNet-200 zip (default: $TINY_IMAGENET)')
     p.add_argument('--studies', nargs='+', default=list(STUDIES), choices=list(STUDIES))
     p.add_argument('--out', type=Path, help='also write the table to this markdown file')
     a = p.parse_args(argv)

@@ -290,28 +290,19 @@ def setup(args):
     except (DataError, ValueError) as e: sys.exit(f"error: {e}")
 
 
-def measure(args):
-    path, device, data = setup(args)
-    rt, load0 = Runtime(device), load()
+def header(args, device, data) -> str:
+    "What ran where: the versions, the machine, the threads, the runtime of (a) and the images."
+    rt = Runtime(device)
     where = f" ({torch.cuda.get_device_name(device)})" if device.type == 'cuda' else ''
-    header = (f"torch {torch.__version__} · {cpu_name()} · {num_cpus()} cores · torch.set_num_threads"
-              f"({torch.get_num_threads()}) in the main process, DataLoader workers {args.workers} × 1 thread · "
-              f"device {device}{where} · project runtime {rt.precision} autocast, channels_last={rt.channels_last} · "
-              f"batch {BATCH} · {len(data.train_y)} train images of {len(data.classes)} classes (class_seed "
-              f"{CLASS_SEED})")
-    say(header)
-    ceils = []  # at the start and after every round: on a shared machine any one may be low
-    def ceiling(when):
-        say.doing = f"measuring the matmul ceiling ({when})"
-        ceils.append(matmul_ceiling(device))
-        say(f"matmul ceiling ({when}): bf16 {ceils[-1]['bf16']:.0f} GFLOP/s, fp32 {ceils[-1]['fp32']:.0f} GFLOP/s")
-    ceiling('start')
+    return (f"torch {torch.__version__} · {cpu_name()} · {num_cpus()} cores · torch.set_num_threads"
+            f"({torch.get_num_threads()}) in the main process, DataLoader workers {args.workers} × 1 thread · "
+            f"device {device}{where} · project runtime {rt.precision} autocast, channels_last={rt.channels_last} · "
+            f"batch {BATCH} · {len(data.train_y)} train images of {len(data.classes)} classes (class_seed "
+            f"{CLASS_SEED})")
 
-    configs = []
-    for v in dict.fromkeys(args.variants + args.baseline_variants):  # per variant (a), (d), then (b)
-        if v in args.variants: configs.append(project(v, data, args))
-        if v in args.variants and args.compile: configs.append(project(v, data, args, compiled=True))
-        if v in args.baseline_variants: configs.append(baseline(v, data, path, args))
+
+def run_rounds(configs, args, ceiling):
+    "Warm every configuration up, then measure them in interleaved rounds, each within its cap; `ceiling` after each."
     for c in configs:
         t0 = time.perf_counter()
         c.run(max(args.warmup, 2 if c.kind == 'compiled' else 1), args.max_seconds / 2, 'warming up')
@@ -332,20 +323,13 @@ def measure(args):
     for c in configs:
         if c.finite and not c.finite(): sys.exit(f"error: the project loop diverged (non-finite loss) for {c.variant}")
 
-    rows = []
-    for v in dict.fromkeys(args.variants + args.baseline_variants):
-        r = dict(variant=v, macs=count_macs(MiniResNet(v)), **{c.kind: c for c in configs if c.variant == v})
-        if args.profile and 'project' in r:
-            say.doing = f"profiling {v}"
-            r['profile'] = pr = profile(r['project'], args.profile)
-            say(f"(e) profiled {args.profile} step(s) of {v}: "
-                + ', '.join(f"{g} {100 * x:.0f}%" for g, x in pr['shares'].items()))
-        rows.append(r)
+
+def tables(args, rows, ceils, device, load0) -> list:
+    "The run's settings and ceiling in words, then the tables of (a) against (b), (d) and (e), with what they show."
     ceil, lo = ({k: f(c[k] for c in ceils) for k in ('bf16', 'fp32')} for f in (max, min))
     sizes = '/'.join(map(str, ceiling_sizes(device)))
     cap = f", at most {args.max_seconds:.0f} s measured per configuration" if args.max_seconds else ''
-    md = [header, '',
-          f"matmul ceiling (best of square {sizes} matmuls where each fits its time, 5 repeats each, measured "
+    md = [f"matmul ceiling (best of square {sizes} matmuls where each fits its time, 5 repeats each, measured "
           f"{len(ceils)}× in the run: at the start and after every round): **bf16 {ceil['bf16']:.0f} GFLOP/s**, "
           f"fp32 {ceil['fp32']:.0f} GFLOP/s (lowest measurement: bf16 {lo['bf16']:.0f}, fp32 {lo['fp32']:.0f}) · "
           f"{args.warmup} warm-up step(s), then {args.steps} measured steps per configuration in {args.rounds} "
@@ -357,7 +341,34 @@ def measure(args):
     if args.compile: md += ['', NOTES['d'], '', table(compile_row, rows, ceil, needs=('compiled',))]
     if args.profile:
         md += ['', NOTES['e'].format(profile=args.profile), '', table(profile_row, rows, ceil, needs=('profile',))]
-    report('\n'.join(md), args.out)
+    return md
+
+
+def measure(args):
+    "Run the benchmark the arguments describe, print its tables (and write them to `--out`), and return its rows."
+    path, device, data = setup(args)
+    load0, head, ceils = load(), header(args, device, data), []  # ceilings: on a shared machine any one may be low
+    say(head)
+    def ceiling(when):
+        say.doing = f"measuring the matmul ceiling ({when})"
+        ceils.append(matmul_ceiling(device))
+        say(f"matmul ceiling ({when}): bf16 {ceils[-1]['bf16']:.0f} GFLOP/s, fp32 {ceils[-1]['fp32']:.0f} GFLOP/s")
+    ceiling('start')
+    variants, configs = list(dict.fromkeys(args.variants + args.baseline_variants)), []
+    for v in variants:  # per variant (a), (d), then (b)
+        if v in args.variants: configs.append(project(v, data, args))
+        if v in args.variants and args.compile: configs.append(project(v, data, args, compiled=True))
+        if v in args.baseline_variants: configs.append(baseline(v, data, path, args))
+    run_rounds(configs, args, ceiling)
+    rows = [dict(variant=v, macs=count_macs(MiniResNet(v)), **{c.kind: c for c in configs if c.variant == v})
+            for v in variants]
+    for r in rows:
+        if args.profile and 'project' in r:
+            say.doing = f"profiling {r['variant']}"
+            r['profile'] = pr = profile(r['project'], args.profile)
+            say(f"(e) profiled {args.profile} step(s) of {r['variant']}: "
+                + ', '.join(f"{g} {100 * x:.0f}%" for g, x in pr['shares'].items()))
+    report('\n'.join([head, '', *tables(args, rows, ceils, device, load0)]), args.out)
     return rows
 
 

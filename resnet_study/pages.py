@@ -63,6 +63,21 @@ def run_figures(run_dir, dest) -> dict:
     return figs
 
 # %% ../nbs/11a_pages.ipynb #9b550ef4
+def _results(row, m) -> list:
+    "The `(name, value)` facts of run `row`'s page from its `metrics.json` `m`; None where the run recorded none."
+    lat, rt, NUM = m.get('latency') or {}, m.get('runtime') or {}, (int, float)
+    return [('final validation accuracy', m.get('final_val_acc')), ('best validation accuracy', m.get('best_val_acc')),
+            ('final validation loss', m.get('final_val_loss')), ('final training accuracy', m.get('final_train_acc')),
+            ('epochs', f"{row.get('epochs_done')} of {row.get('epochs')}"),
+            ('parameters', f"{m['params']:,}" if isinstance(m.get('params'), int) else None),
+            ('MACs per image (millions)', f"{m['macs'] / 1e6:.1f}" if isinstance(m.get('macs'), NUM) else None),
+            ('latency at batch 1, p50 / p90 (ms)',
+             f"{lat['p50_ms']:.2f} / {lat['p90_ms']:.2f}" if 'p90_ms' in lat else None),
+            ('training time (s)', f"{m['train_time_s']:.0f}" if isinstance(m.get('train_time_s'), NUM) else None),
+            ('device, precision', f"{rt.get('device')}, {rt.get('precision')}" if rt else None),
+            ('data', public_data(m.get('data')) if m.get('data') else None), ('finished', m.get('finished_at')),
+            ('versions', ', '.join(f'{k} {v}' for k, v in (m.get('versions') or {}).items()) or None)]
+
 def run_page_source(out, row, dest, notebook_page=None) -> Path:
     "Write the page of run `row` (a row of `load_runs(out)`) from its records: `dest/RUN.qmd`, figures in `dest/RUN/`."
     import yaml, pandas as pd
@@ -78,19 +93,7 @@ def run_page_source(out, row, dest, notebook_page=None) -> Path:
     parts = [f'---\n{fm}---\n', raw_html(back + '.</p>')]
     if isinstance(row.get('error'), str):
         parts += ['\n## Error\n', raw_html(f'<pre class="run-error">{escape(row["error"])}</pre>')]
-    lat, rt, NUM = m.get('latency') or {}, m.get('runtime') or {}, (int, float)
-    facts = [('final validation accuracy', m.get('final_val_acc')), ('best validation accuracy', m.get('best_val_acc')),
-             ('final validation loss', m.get('final_val_loss')), ('final training accuracy', m.get('final_train_acc')),
-             ('epochs', f"{row.get('epochs_done')} of {row.get('epochs')}"),
-             ('parameters', f"{m['params']:,}" if isinstance(m.get('params'), int) else None),
-             ('MACs per image (millions)', f"{m['macs'] / 1e6:.1f}" if isinstance(m.get('macs'), NUM) else None),
-             ('latency at batch 1, p50 / p90 (ms)',
-              f"{lat['p50_ms']:.2f} / {lat['p90_ms']:.2f}" if 'p90_ms' in lat else None),
-             ('training time (s)', f"{m['train_time_s']:.0f}" if isinstance(m.get('train_time_s'), NUM) else None),
-             ('device, precision', f"{rt.get('device')}, {rt.get('precision')}" if rt else None),
-             ('data', public_data(m.get('data')) if m.get('data') else None), ('finished', m.get('finished_at')),
-             ('versions', ', '.join(f'{k} {v}' for k, v in (m.get('versions') or {}).items()) or None)]
-    parts += ['\n## Results\n', raw_html(facts_table(facts))]
+    parts += ['\n## Results\n', raw_html(facts_table(_results(row, m)))]
     if params:
         fp = (m.get('data') or {}).get('fingerprint')
         shown = [(k, public_data({'source': v, 'fingerprint': fp}) if k == 'data' else v)

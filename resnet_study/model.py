@@ -29,7 +29,8 @@ def get_block(block):
 # %% ../nbs/04_model.ipynb #4020b364
 class MiniResNet(nn.Module):
     "stem → 3 stages of `blocks_per_stage` blocks → [BN → ReLU for pre-activation] → global average pool → linear."
-    def __init__(self, block='basic_post', num_classes=25, widths=(32, 64, 128), blocks_per_stage=2, zero_init_residual=False):
+    def __init__(self, block='basic_post', num_classes=25, widths=(32, 64, 128), blocks_per_stage=2,
+                 zero_init_residual=False):
         super().__init__()
         Block = get_block(block)
         widths = tuple(widths)
@@ -37,13 +38,15 @@ class MiniResNet(nn.Module):
             raise ValueError(f"need at least one stage, one block per stage and one class; got widths={widths}, "
                              f"blocks_per_stage={blocks_per_stage}, num_classes={num_classes}")
         self.block, self.preact = Block, bool(getattr(Block, 'preact', False))
-        self.variant = block if isinstance(block, str) else next((k for k, v in BLOCKS.items() if v is Block), Block.__name__)
+        self.variant = block if isinstance(block, str) else next((k for k, v in BLOCKS.items() if v is Block),
+                                                                 Block.__name__)
         self.config = dict(block=self.variant if self.variant in BLOCKS else None, num_classes=num_classes,
                            widths=list(widths), blocks_per_stage=blocks_per_stage)  # what rebuilds it
         self.stem = nn.Sequential(conv3x3(3, widths[0]), nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True))
         stages, ni = [], widths[0]
         for i, w in enumerate(widths):
-            blocks = [Block(ni if j == 0 else w, w, stride=2 if i > 0 and j == 0 else 1) for j in range(blocks_per_stage)]
+            blocks = [Block(ni if j == 0 else w, w, stride=2 if i > 0 and j == 0 else 1)
+                      for j in range(blocks_per_stage)]
             stages.append((f'stage{i+1}', nn.Sequential(*blocks)))
             ni = w
         self.stages = nn.Sequential(OrderedDict(stages))
@@ -70,7 +73,9 @@ class MiniResNet(nn.Module):
 
 # %% ../nbs/04_model.ipynb #46ea3856
 def n_layers(block='basic_post', blocks_per_stage=2, widths=None) -> int:
-    "Weighted layers on the main path of `MiniResNet(block, widths=widths, blocks_per_stage=blocks_per_stage)` (its default widths if None): the stem, the blocks' convolutions but their shortcut projections (`downsample`), the head."
+    """Weighted layers on the main path of `MiniResNet(block, widths=widths, blocks_per_stage=blocks_per_stage)`
+    (its default widths if None): the stem, the blocks' convolutions but their shortcut projections (`downsample`),
+    the head."""
     m = MiniResNet(block, blocks_per_stage=blocks_per_stage, **({'widths': widths} if widths else {}))
     return sum(isinstance(x, nn.Conv2d) and 'downsample' not in name.split('.') for name, x in m.named_modules()) + 1
 
@@ -99,5 +104,6 @@ def from_run(cls: MiniResNet, folder, device='cpu'):
     except (TypeError, ValueError) as e:  # a block of one's own: import its module first (register_block)
         raise ValueError(f"{cfg_path} describes no network this process can build: {e}") from None
     try: model.load_state_dict(load_file(str(w_path), device=str(device)))
-    except Exception as e: raise ValueError(f"{w_path} does not fit the network of {cfg_path} ({str(e)[:150]})") from None
+    except Exception as e:
+        raise ValueError(f"{w_path} does not fit the network of {cfg_path} ({str(e)[:150]})") from None
     return model.to(device).eval()

@@ -13,7 +13,7 @@ from .data import DataError
 from .blocks import VARIANTS, BLOCKS_ENV, load_user_blocks
 from .config import ConfigError, PRESETS, add_config_options, config_from_args, default_out
 from .records import STUDY_JSON, damage
-from .results import digest, put_digest
+from .prose import digest, put_digest
 from .executors import ExecutorError
 from .inference import EXPORTERS
 from .publish import PublishError, build_report, publish_site

@@ -23,7 +23,8 @@ __all__ = ['SEC_PER_IMAGE_EPOCH', 'RUN_OVERHEAD_S', 'PACE_JSON', 'expected_secon
 SEC_PER_IMAGE_EPOCH = {'cpu': 9.8e-3, 'cuda': 4e-4}  # at 2 blocks per stage
 RUN_OVERHEAD_S = 15  # starting a kernel, loading data, measuring latency
 
-def _images(c): return c.n_classes * (c.n_train or 500) * c.blocks_per_stage / 2  # an epoch's work, in 2-blocks-per-stage images
+def _images(c):
+    return c.n_classes * (c.n_train or 500) * c.blocks_per_stage / 2  # an epoch's work, in 2-blocks-per-stage images
 
 def _design(c): return c.variant, c.blocks_per_stage
 
@@ -79,7 +80,8 @@ def startup_seconds() -> float:
     return _cached(f'{platform.node()}|startup', timed)
 
 def measured_overhead(out, cfgs) -> float | None:
-    "Median seconds the finished runs `cfgs` in `out` spent outside their epochs (kernel, data, latency, records); None before any."
+    """Median seconds the finished runs `cfgs` in `out` spent outside their epochs (kernel, data, latency,
+    records); None before any."""
     spent = []
     for c in cfgs:
         d, m = Path(out)/c.run_name, read_json(Path(out)/c.run_name/METRICS_JSON)
@@ -89,7 +91,8 @@ def measured_overhead(out, cfgs) -> float | None:
     return float(pd.Series(spent).median()) if spent else None
 
 def measured_rates(out, cfgs) -> dict:
-    "{(variant, blocks per stage): median s per image-epoch} over the epochs the runs `cfgs` in `out` have trained (their `timings.csv`), and under None the median over all; {} before any."
+    """{(variant, blocks per stage): median s per image-epoch} over the epochs the runs `cfgs` in `out` have
+    trained (their `timings.csv`), and under None the median over all; {} before any."""
     rates = {}
     for c in cfgs:
         try: per_image = pd.read_csv(Path(out)/c.run_name/TIMINGS_CSV).epoch_time / _images(c)
@@ -100,7 +103,8 @@ def measured_rates(out, cfgs) -> dict:
 
 # %% ../nbs/13b_estimate.ipynb #7e247dbd
 def status_table(out, cfgs, jobs=1, pace=None, overhead=RUN_OVERHEAD_S) -> tuple:
-    "Lines describing each run of `cfgs` in `out` (state, epochs), and the seconds left on this machine training `jobs` at a time."
+    """Lines describing each run of `cfgs` in `out` (state, epochs), and the seconds left on this machine training
+    `jobs` at a time."""
     out, lines, done = Path(out), [], {}
     for c in cfgs:
         st, k = run_status(out/c.run_name), epochs_done(out/c.run_name)
@@ -110,7 +114,8 @@ def status_table(out, cfgs, jobs=1, pace=None, overhead=RUN_OVERHEAD_S) -> tuple
         lines.append(f"  {c.run_name:<28} {what}" + (f' — {n}' if (n := where_note(out/c.run_name)) else ''))
     try: dev = Runtime(cfgs[0].device).device.type if cfgs else 'cpu'
     except ValueError: dev = 'cuda'  # asked for a GPU this machine lacks: the estimate is for where it will run
-    try: measured = study_runs(out, cfgs[0]) if cfgs else []  # every run of the study has timed this machine, not only these
+    # every run of the study has timed this machine, not only these
+    try: measured = study_runs(out, cfgs[0]) if cfgs else []
     except (StudyError, ConfigError): measured = []
     unfinished = sum(done[c.run_name] < c.epochs for c in cfgs)  # runs in parallel share the work, not the time per run
     left = expected_seconds(cfgs, dev, done, measured_rates(out, measured or cfgs), pace, overhead)

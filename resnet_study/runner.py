@@ -63,7 +63,8 @@ def _say_end(say, i, n, c, out, st, secs) -> bool:
         say(f"[{i}/{n}] {c.run_name}: done in {format_time(secs)}, val acc {m.get('final_val_acc', float('nan')):.3f}")
     elif st == 'done already': say(f"[{i}/{n}] {c.run_name}: done elsewhere meanwhile")
     elif st == 'claimed elsewhere': say(f"[{i}/{n}] {c.run_name}: skipped, {where_note(d) or 'claimed elsewhere'}")
-    elif st == 'claim lost': say(f"[{i}/{n}] {c.run_name}: stopped, its claim was taken: {where_note(d) or 'it trains elsewhere'}")
+    elif st == 'claim lost':
+        say(f"[{i}/{n}] {c.run_name}: stopped, its claim was taken: {where_note(d) or 'it trains elsewhere'}")
     elif st != 'stopped':
         err = st[4:] if st.startswith('job ') else (read_json(d/FAILED_JSON) or {}).get('error', st)
         say(f"[{i}/{n}] {c.run_name}: FAILED ({err.splitlines()[0][:200]}); see {d/TRAIN_NB}")
@@ -85,7 +86,8 @@ def _train_all(todo, out, jobs, quiet, say, executor='local', executor_opts=None
     STOP.clear(); stop = False
     gpus = local_gpus(todo[0][2].device, jobs) if local else None
     try: ex, futs = make_executor(executor, jobs, folder=out/'.submitit', gpus=gpus, **opts), {}
-    except (OSError, RuntimeError) as e: raise StudyError(f"--executor {executor}: could not start ({type(e).__name__}: {e})") from None
+    except (OSError, RuntimeError) as e:
+        raise StudyError(f"--executor {executor}: could not start ({type(e).__name__}: {e})") from None
     try:
         with ex.batch():
             for i, n, c in todo:
@@ -94,7 +96,8 @@ def _train_all(todo, out, jobs, quiet, say, executor='local', executor_opts=None
                                                            key=f'{c.run_name} in {out}')
                 futs[f] = (i, n, c, time.time())
         for (i, n, c, t1), st in _as_completed(futs):  # a local job has said how it ended, unless it raised
-            if (not local or st.startswith('job failed')) and _say_end(say, i, n, c, out, st, time.time() - t1): failed.append(c.run_name)
+            if (not local or st.startswith('job failed')) and _say_end(say, i, n, c, out, st, time.time() - t1):
+                failed.append(c.run_name)
     except KeyboardInterrupt:
         stop = True
         if local: _stop_all(list(futs), say)
@@ -106,7 +109,8 @@ def _train_all(todo, out, jobs, quiet, say, executor='local', executor_opts=None
     return [c.run_name for _, _, c in todo if c.run_name in failed]
 
 def _as_completed(futs):
-    "(what, result) for each future of `futs` {future: what} as it ends ('job failed: ...' if it raised), and (what, 'requeued') each time Slurm requeues its job."
+    """(what, result) for each future of `futs` {future: what} as it ends ('job failed: ...' if it raised), and
+    (what, 'requeued') each time Slurm requeues its job."""
     left = dict(futs)
     while left:
         for f in list(left):
@@ -173,7 +177,8 @@ def run_study(base: RunConfig, variants=None, seeds=None, depths=None, out=defau
     if rec and (had := read_json(out/STUDY_JSON).get('data') or {}) != rec['data']:
         say(f"data: {out/STUDY_JSON} named other data (fingerprint {had.get('fingerprint')}) that no run has trained on;"
             f" it now names {data['source']} (fingerprint {data['fingerprint']})")
-    if data['synthetic']: say("SYNTHETIC DATA: these runs train on generated random images, not Tiny-ImageNet — a check of the machinery, not a result.")
+    if data['synthetic']:
+        say("SYNTHETIC DATA: these runs train on generated random images, not Tiny-ImageNet — a check of the machinery, not a result.")
     out.mkdir(parents=True, exist_ok=True)
     rec = grow_study(out, base, data, cfgs)
     lines, left = _estimate(out, cfgs, jobs, rt, report)

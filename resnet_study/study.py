@@ -26,17 +26,22 @@ class StudyError(ValueError):
     "A study that cannot run as asked; the message names the option, file or value."
 
 def check_request(base: RunConfig, out, jobs=1, executor='local', executor_opts=None):
-    "Refuse an unusable executor; where runs train here, a device or precision this machine cannot run and `jobs` beyond its cores; an unusable `out`."
+    """Refuse an unusable executor; where runs train here, a device or precision this machine cannot run and `jobs`
+    beyond its cores; an unusable `out`."""
     opts = executor_opts or {}
     try: check_executor(executor, **opts)
     except ExecutorError as e: raise StudyError(str(e)) from None
     here = runs_here(executor, **opts)
     try: rt = Runtime(base.device, base.precision) if here else None
-    except ValueError as e: raise StudyError(f"--device {base.device!r} / --precision {base.precision!r}: {e}") from None
-    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1: raise StudyError(f"--jobs {jobs!r}: use 1 or more runs at a time")
-    if here and rt.device.type == 'cpu' and jobs > num_cpus(): raise StudyError(f"--jobs {jobs}: this machine has {num_cpus()} cores; use at most {num_cpus()}")
+    except ValueError as e:
+        raise StudyError(f"--device {base.device!r} / --precision {base.precision!r}: {e}") from None
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise StudyError(f"--jobs {jobs!r}: use 1 or more runs at a time")
+    if here and rt.device.type == 'cpu' and jobs > num_cpus():
+        raise StudyError(f"--jobs {jobs}: this machine has {num_cpus()} cores; use at most {num_cpus()}")
     gpus = local_gpus(base.device, jobs) if executor == 'local' else None
-    if gpus and jobs > len(gpus): raise StudyError(f"--jobs {jobs}: this machine has {len(gpus)} GPUs and a run takes one; use at most {len(gpus)}")
+    if gpus and jobs > len(gpus):
+        raise StudyError(f"--jobs {jobs}: this machine has {len(gpus)} GPUs and a run takes one; use at most {len(gpus)}")
     p = Path(out).expanduser().resolve()
     if p.exists() and not p.is_dir(): raise StudyError(f"--out {out}: is a file, not a study folder")
     q = next(a for a in [p, *p.parents] if a.exists())
@@ -52,10 +57,12 @@ def check_study(out, base: RunConfig, data: dict):
     that a run has trained on; the record, with `data` in it where no run has trained yet (None: no study yet)."""
     out = Path(out); rec = read_json(out/STUDY_JSON)
     if rec is None: return None
-    if not isinstance(rec, dict) or 'experiment' not in rec: raise StudyError(f"{out/STUDY_JSON} is not a study record: use another --out")
+    if not isinstance(rec, dict) or 'experiment' not in rec:
+        raise StudyError(f"{out/STUDY_JSON} is not a study record: use another --out")
     if (why := version_problem(rec)): raise StudyError(f"{out/STUDY_JSON}: {why}")
     diff = differences(rec['experiment'], experiment(base))
-    if diff: raise StudyError(f"{out} holds another experiment ({'; '.join(diff)}: recorded vs asked): use another --out, "
+    if diff:
+        raise StudyError(f"{out} holds another experiment ({'; '.join(diff)}: recorded vs asked): use another --out, "
                               f"or continue that study with: {continue_command(rec['experiment'], out)}")
     have = (rec.get('data') or {}).get('fingerprint')
     if have != data['fingerprint']:
@@ -78,9 +85,11 @@ def grow_study(out, base: RunConfig, data: dict, cfgs) -> dict:
 
 # %% ../nbs/13a_study.ipynb #a695972a
 def check_run_folder(cfg: RunConfig, out):
-    "Refuse to train `cfg` in a folder outside `out`, holding a checkpoint that names code, or a run of another experiment."
+    """Refuse to train `cfg` in a folder outside `out`, holding a checkpoint that names code, or a run of another
+    experiment."""
     d = Path(out)/cfg.run_name
-    if d.resolve().parent != Path(out).resolve(): raise StudyError(f"run {cfg.run_name!r} would be written outside {out}")
+    if d.resolve().parent != Path(out).resolve():
+        raise StudyError(f"run {cfg.run_name!r} would be written outside {out}")
     if (d/CHECKPOINT).exists() and run_status(d) != 'done':
         try: code = code_in_checkpoint(d/CHECKPOINT)
         except ValueError: code = []  # unreadable: resuming refuses it, naming it, and leaves it as it is
@@ -90,7 +99,8 @@ def check_run_folder(cfg: RunConfig, out):
     try: had = config_from_dict(rec, str(d/PARAMS_JSON))
     except ConfigError as e: raise StudyError(str(e)) from None
     diff = differences(experiment(had), experiment(cfg))
-    if diff: raise StudyError(f"{d} holds a run with other settings ({'; '.join(diff)}: recorded vs asked): use another --out, "
+    if diff:
+        raise StudyError(f"{d} holds a run with other settings ({'; '.join(diff)}: recorded vs asked): use another --out, "
                              f"or move that folder away, or continue its study with: {continue_command(experiment(had), out)}")
 
 # %% ../nbs/13a_study.ipynb #5d139ec5
@@ -102,10 +112,12 @@ def study_precisions(out, names) -> dict:
     return had
 
 def keep_precision(out, base: RunConfig, cfgs, here: str | None) -> tuple:
-    "`(base, note)`: `auto` becomes the precision the trained runs of the study in `out` (and of `cfgs`) share; `here` is what auto picks on this machine (None: elsewhere)."
+    """`(base, note)`: `auto` becomes the precision the trained runs of the study in `out` (and of `cfgs`) share;
+    `here` is what auto picks on this machine (None: elsewhere)."""
     had = study_precisions(out, dict.fromkeys([*planned_runs(out), *(c.run_name for c in cfgs)]))
     if not had: return base, None
-    if len(had) > 1: return base, f"precision: the study's trained runs already mix {', '.join(f'{p} ({len(v)} runs)' for p, v in had.items())}; the report's settings flag the mix"
+    if len(had) > 1:
+        return base, f"precision: the study's trained runs already mix {', '.join(f'{p} ({len(v)} runs)' for p, v in had.items())}; the report's settings flag the mix"
     (p, runs), = had.items()
     if base.precision == 'auto':
         if p == here: return base, None
@@ -117,9 +129,11 @@ def keep_precision(out, base: RunConfig, cfgs, here: str | None) -> tuple:
 
 # %% ../nbs/13a_study.ipynb #f96d30e1
 def study_runs(out, like: RunConfig = None) -> list:
-    "The `RunConfig` of every run the study in `out` holds, in the order added; execution settings from `like` if given."
+    """The `RunConfig` of every run the study in `out` holds, in the order added; execution settings from `like` if
+    given."""
     rec = read_json(Path(out)/STUDY_JSON)
-    if not isinstance(rec, dict) or not isinstance(rec.get('runs'), list): raise StudyError(f"{Path(out)/STUDY_JSON}: no study record here")
+    if not isinstance(rec, dict) or not isinstance(rec.get('runs'), list):
+        raise StudyError(f"{Path(out)/STUDY_JSON}: no study record here")
     if (why := version_problem(rec)): raise StudyError(f"{Path(out)/STUDY_JSON}: {why}")
     ex = {k: getattr(like, k) for k in EXECUTION} if like else {}
     return [config_from_dict(dict(rec['experiment'], **ex, **{k: r[k] for k in ('variant', 'seed', 'blocks_per_stage')}), str(Path(out)/STUDY_JSON))
@@ -128,19 +142,22 @@ def study_runs(out, like: RunConfig = None) -> list:
 
 # %% ../nbs/13a_study.ipynb #f5f325ff
 def _latency_record(out) -> dict:
-    "The architectures timed in `out`'s `latency.json`, {} before any; a record from a newer release is refused, never overwritten."
+    """The architectures timed in `out`'s `latency.json`, {} before any; a record from a newer release is refused,
+    never overwritten."""
     rec = read_json(Path(out)/LATENCY_JSON)
     if (why := isinstance(rec, dict) and version_problem(rec)): raise StudyError(f"{Path(out)/LATENCY_JSON}: {why}")
     return dict(rec['architectures']) if isinstance(rec, dict) and isinstance(rec.get('architectures'), dict) else {}
 
 def latency_todo(out, cfgs, remeasure=False) -> dict:
-    "{architecture: a run of it} of the runs `cfgs` to time in `out`: those `latency.json` lacks, or all of them with `remeasure`."
+    """{architecture: a run of it} of the runs `cfgs` to time in `out`: those `latency.json` lacks, or all of them
+    with `remeasure`."""
     timed, want = _latency_record(out), {arch_key(c.variant, c.blocks_per_stage): c for c in cfgs}
     return {k: c for k, c in want.items() if remeasure or k not in timed}
 
 @contextlib.contextmanager
 def study_lock(out):
-    "Hold the study folder `out` locked (`flock`, released when the process ends): True, or False where another holds it."
+    """Hold the study folder `out` locked (`flock`, released when the process ends): True, or False where another
+    holds it."""
     fd = os.open(out, os.O_RDONLY)
     try:
         try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB); held = True

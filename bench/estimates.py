@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 from resnet_study.core import cache_dir
-from resnet_study.runner import PACE_JSON
+from resnet_study.estimate import PACE_JSON
 from common import check_markdown, cpu_name, markdown, report
 
 CLI = str(Path(sys.executable).parent/'resnet-study')

@@ -27,9 +27,12 @@ def get_device(device=None) -> torch.device:
     if isinstance(device, torch.device): dev = device
     else:
         try: dev = torch.device(device)
-        except (RuntimeError, TypeError): raise ValueError(f"unknown device {device!r}: use 'auto', 'cpu' or 'cuda[:N]'") from None
-    if dev.type not in ('cpu', 'cuda'): raise ValueError(f"unsupported device {device!r}: use 'auto', 'cpu' or 'cuda[:N]'")
-    if dev.type == 'cuda' and not torch.cuda.is_available(): raise ValueError(f"device {device!r} requested but CUDA is not available here")
+        except (RuntimeError, TypeError):
+            raise ValueError(f"unknown device {device!r}: use 'auto', 'cpu' or 'cuda[:N]'") from None
+    if dev.type not in ('cpu', 'cuda'):
+        raise ValueError(f"unsupported device {device!r}: use 'auto', 'cpu' or 'cuda[:N]'")
+    if dev.type == 'cuda' and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available here")
     return dev
 
 # %% ../nbs/00_core.ipynb #5dbd3fbc
@@ -47,7 +50,8 @@ def get_precision(precision=None, device=None) -> str:
     if precision is None or precision == 'auto':
         if dev.type == 'cuda': return 'bf16' if torch.cuda.is_bf16_supported() else 'fp16'
         return 'bf16' if cpu_has_bf16() else 'fp32'
-    if precision not in PRECISIONS: raise ValueError(f"unknown precision {precision!r}: use 'auto' or one of {', '.join(PRECISIONS)}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}: use 'auto' or one of {', '.join(PRECISIONS)}")
     return precision
 
 def autocast(device, precision):
@@ -107,7 +111,8 @@ def cache_dir() -> Path:
 
 def current_umask():
     "The process's umask, read without changing it where Linux tells it (`os.umask` sets as it reads)."
-    try: return int(next(l.split()[1] for l in Path('/proc/self/status').read_text().splitlines() if l.startswith('Umask:')), 8)
+    try:
+        return int(next(l.split()[1] for l in Path('/proc/self/status').read_text().splitlines() if l.startswith('Umask:')), 8)
     except (OSError, StopIteration, ValueError):
         m = os.umask(0o022); os.umask(m); return m
 
@@ -191,7 +196,8 @@ def version_problem(rec) -> str | None:
     "What keeps this package from reading JSON record `rec` by its version; None if it can (no version: version 1)."
     v = rec.get('version', 1) if isinstance(rec, dict) else None
     if isinstance(v, bool) or not isinstance(v, int) or v < 1: return f'version {v!r} is no record version'
-    if v > RECORD_VERSION: return f'version {v} is newer than this resnet_study reads (up to {RECORD_VERSION}): upgrade resnet_study'
+    if v > RECORD_VERSION:
+        return f'version {v} is newer than this resnet_study reads (up to {RECORD_VERSION}): upgrade resnet_study'
     return None
 
 # %% ../nbs/00_core.ipynb #b59fc792
@@ -221,7 +227,8 @@ def progress_mode() -> str:
     return 'bar' if getattr(sys.stdout, 'isatty', lambda: False)() else 'log'
 
 def progress(it, total=None, kind=None, desc='', lines=4, mode=None):
-    "Iterate `it` with a progress bar, or in log mode with about `lines` progress messages of `kind`: count, elapsed time, ETA."
+    """Iterate `it` with a progress bar, or in log mode with about `lines` progress messages of `kind`: count,
+    elapsed time, ETA."""
     total = len(it) if total is None else total
     if (mode or progress_mode()) == 'bar':
         from fastprogress.fastprogress import progress_bar

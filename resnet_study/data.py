@@ -37,7 +37,8 @@ def _md5(path, chunk=1 << 20) -> str:
 def downloaded_archive() -> Path: return cache_dir()/'tiny-imagenet-200.zip'  # where the download goes, once
 
 def download_tiny_imagenet(url=None, md5=TINY_IMAGENET_MD5, dest=None, chunk=1 << 20) -> Path:
-    "Download the archive at `url` (default `TINY_IMAGENET_URL`) to `dest` (default: the cache folder) with a progress bar; verify `md5`."
+    """Download the archive at `url` (default `TINY_IMAGENET_URL`) to `dest` (default: the cache folder) with a
+    progress bar; verify `md5`."""
     url = url or TINY_IMAGENET_URL
     dest = Path(dest) if dest else downloaded_archive()
     if dest.exists(): return dest
@@ -77,7 +78,8 @@ def resolve_data_path(path=None) -> Path:
 def reason(e) -> str:
     "What went wrong in the exception `e`, never empty: its message, else what its kind means."
     if (msg := str(e).strip()): return msg
-    if isinstance(e, EOFError): return "it ends early: the archive is cut short, or its headers give a false size (EOFError)"
+    if isinstance(e, EOFError):
+        return "it ends early: the archive is cut short, or its headers give a false size (EOFError)"
     return f"{type(e).__name__}, with no message"
 
 class TinyImageNetArchive:
@@ -92,7 +94,8 @@ class TinyImageNetArchive:
             self.root = roots[0]
         else:
             try: self.zip = zipfile.ZipFile(p)
-            except (zipfile.BadZipFile, OSError) as e: raise DataError(f"{p} is not a readable zip archive ({e})") from None
+            except (zipfile.BadZipFile, OSError) as e:
+                raise DataError(f"{p} is not a readable zip archive ({e})") from None
             names = self.zip.namelist()
             wn = sorted((n for n in names if n.rsplit('/', 1)[-1] == 'wnids.txt'), key=len)
             if not wn: raise DataError(f"{p} is not a Tiny-ImageNet archive: it has no wnids.txt")
@@ -107,7 +110,8 @@ class TinyImageNetArchive:
 
     def read(self, name) -> bytes:
         try: return self.zip.read(self.root + name) if self.zip else (self.root/name).read_bytes()
-        except (KeyError, FileNotFoundError): raise DataError(f"{self.where(name)} is missing from the archive") from None
+        except (KeyError, FileNotFoundError):
+            raise DataError(f"{self.where(name)} is missing from the archive") from None
         except (OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError) as e:
             raise DataError(f"cannot read {self.where(name)}: {reason(e)}") from None
 
@@ -134,7 +138,8 @@ def make_fake_archive(path, n_classes=4, n_train=6, n_val=2, seed=0, as_zip=True
                           + ''.join(f'n0{i:07d}\tunused {i}\n' for i in range(words_extra))}
     for i, w in enumerate(wnids):
         files[f'train/{w}/{w}_boxes.txt'] = ''
-        for k in range(n_train): files[f'train/{w}/images/{w}_{k}.JPEG'] = jpeg('L' if grey and i == 0 and k == 0 else 'RGB')
+        for k in range(n_train):
+            files[f'train/{w}/images/{w}_{k}.JPEG'] = jpeg('L' if grey and i == 0 and k == 0 else 'RGB')
     ann = []
     for k in range(n_val * n_classes):
         files[f'val/images/val_{k}.JPEG'] = jpeg(); ann.append(f'val_{k}.JPEG\t{wnids[k % n_classes]}\t0\t0\t63\t63\n')
@@ -170,7 +175,8 @@ def select_classes(wnids, n=25, seed=42) -> list:
 EVAL_SPLITS = ('val', 'tune')  # where a run is evaluated: the validation images, or training images held out
 
 def split_tune(files, n_tune, seed) -> tuple:
-    "`(train, tune)` of one class: `n_tune` of its training `files` drawn by `seed` are held out; disjoint, in file order."
+    """`(train, tune)` of one class: `n_tune` of its training `files` drawn by `seed` are held out; disjoint, in
+    file order."""
     files = sorted(files)
     if not (isinstance(n_tune, int) and 1 <= n_tune < len(files)):
         raise DataError(f"a tune split of {n_tune!r} images from {len(files)} training images of a class: hold out from 1 "
@@ -180,7 +186,8 @@ def split_tune(files, n_tune, seed) -> tuple:
 
 # %% ../nbs/01_data.ipynb #6a7a7b23
 def synthetic_archive() -> Path:
-    "The generated archive `data='synthetic'` names: 8 classes × 32 training × 8 validation random images, in the cache folder."
+    """The generated archive `data='synthetic'` names: 8 classes × 32 training × 8 validation random images, in the
+    cache folder."""
     p = cache_dir()/'synthetic-tiny-imagenet-v1.zip'
     if not p.exists():
         with atomic_path(p) as tmp: make_fake_archive(tmp, n_classes=8, n_train=32, n_val=8, seed=0)
@@ -197,7 +204,8 @@ def _cache(name) -> dict:
 def _remember(name, key, value):
     atomic_write_json(cache_dir()/name, {**_cache(name), key: value}); return value
 
-def _hash(rows) -> str: return hashlib.sha256(''.join('\t'.join(map(str, r)) + '\n' for r in rows).encode()).hexdigest()[:16]
+def _hash(rows) -> str:
+    return hashlib.sha256(''.join('\t'.join(map(str, r)) + '\n' for r in rows).encode()).hexdigest()[:16]
 
 def manifest(archive) -> list:
     """Every member below the archive's root, sorted: `(name, size, CRC-32)` from a zip's central directory, `(name,

@@ -32,7 +32,8 @@ def _manager(env=None):
     "The kernel manager class for one execution: tracked, and with `env` added to its kernel's environment."
     if not env: return _TrackedKernelManager
     class _WithEnv(_TrackedKernelManager):
-        async def start_kernel(self, **kw): return await super().start_kernel(**{**kw, 'env': {**os.environ, **kw.get('env', {}), **env}})
+        async def start_kernel(self, **kw):
+            return await super().start_kernel(**{**kw, 'env': {**os.environ, **kw.get('env', {}), **env}})
     return _WithEnv
 
 def interrupt_kernels(sig=signal.SIGINT, thread=None):
@@ -58,10 +59,12 @@ class _KernelLog(logging.Handler):
             if parse_progress(line): print(f'    {self.label} | {line}', flush=True)
 
 def _tmp_notebook(path):
-    "Where `path` is written while its kernel runs: hidden, and still named `.ipynb` (papermill warns about other names)."
+    """Where `path` is written while its kernel runs: hidden, and still named `.ipynb` (papermill warns about other
+    names)."""
     path = Path(path); return path.parent/f'.{path.stem}.tmp{path.suffix}'
 
-KERNEL_ARGS = ['--IPKernelApp.log_level=ERROR']  # ipykernel >= 7 warns on every start that its localhost sockets are unencrypted
+# ipykernel >= 7 warns on every start that its localhost sockets are unencrypted
+KERNEL_ARGS = ['--IPKernelApp.log_level=ERROR']
 
 class KernelNotStarted(RuntimeError):
     "The kernel died or failed before it answered: no cell ran (e.g. another kernel took its port first)."

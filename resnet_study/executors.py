@@ -19,7 +19,8 @@ __all__ = ['EXECUTORS', 'SLURM_POLL_S', 'NO_ACCOUNTING', 'train_run', 'ExecutorE
 
 # %% ../nbs/13_executors.ipynb #26a0ee3c
 def train_run(cfg_dict, out, quiet=False, on_start=None, stale_after=STALE_AFTER, env=None) -> str:
-    "Train the run of settings `cfg_dict` in `out` unless it is claimed elsewhere: 'done', 'failed', 'stopped', 'done already', 'claimed elsewhere' or 'claim lost'."
+    """Train the run of settings `cfg_dict` in `out` unless it is claimed elsewhere: 'done', 'failed', 'stopped',
+    'done already', 'claimed elsewhere' or 'claim lost'."""
     cfg = config_from_dict(cfg_dict, 'the run settings'); d = Path(out)/cfg.run_name
     owner = threading.get_ident()  # the thread that runs the notebook: a lost claim interrupts its kernel at once
     claim = claim_run(d, stale_after, on_lost=lambda: interrupt_kernels(signal.SIGINT, owner))
@@ -80,7 +81,8 @@ class LocalExecutor:
         g = self.gpus.get()
         try: return fn(*args, env={'CUDA_VISIBLE_DEVICES': g})
         finally: self.gpus.put(g)
-    def submit(self, fn, *args, key=None): return self.pool.submit(self._on_a_gpu, fn, *args) if self.gpus else self.pool.submit(fn, *args)
+    def submit(self, fn, *args, key=None):
+        return self.pool.submit(self._on_a_gpu, fn, *args) if self.gpus else self.pool.submit(fn, *args)
     def batch(self): return contextlib.nullcontext()
     def shutdown(self, cancel=False): self.pool.shutdown(wait=not cancel, cancel_futures=cancel)
 
@@ -223,7 +225,8 @@ class SubmititExecutor:
 
 # %% ../nbs/13_executors.ipynb #6d874d63
 class DaskExecutor:
-    "Each run a task of a Dask cluster: the one at `scheduler`, else a local cluster of `jobs` one-thread worker processes."
+    """Each run a task of a Dask cluster: the one at `scheduler`, else a local cluster of `jobs` one-thread worker
+    processes."""
     kind = 'dask'
     def __init__(self, jobs=1, scheduler=None, gpus_per_run=None):
         distributed = _need('dask')
@@ -245,7 +248,8 @@ class DaskExecutor:
         if self.cluster: self.cluster.close()
 
 def make_executor(kind='local', jobs=1, folder=None, gpus=None, **opts):
-    "The executor `kind` ('local', 'slurm' or 'dask') of at most `jobs` runs at a time; submitit keeps its files in `folder`; local runs spread over `gpus`."
+    """The executor `kind` ('local', 'slurm' or 'dask') of at most `jobs` runs at a time; submitit keeps its files
+    in `folder`; local runs spread over `gpus`."""
     check_executor(kind, **opts)
     opts = {k: v for k, v in opts.items() if v is not None}
     if kind == 'local': return LocalExecutor(jobs, gpus)

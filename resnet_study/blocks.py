@@ -4,14 +4,12 @@
 
 # %% ../nbs/03_blocks.ipynb #d14d453e
 from __future__ import annotations
-import os, sys, importlib, importlib.util
-from pathlib import Path
+import sys
 from torch import nn
 
 # %% auto #0
-__all__ = ['BLOCKS', 'VARIANTS', 'BLOCKS_ENV', 'conv3x3', 'conv1x1', 'downsample', 'register_block', 'BasicPost',
-           'BottleneckPost', 'BasicPre', 'BottleneckPre', 'import_blocks', 'load_user_blocks', 'block_ops',
-           'draw_blocks']
+__all__ = ['BLOCKS', 'VARIANTS', 'conv3x3', 'conv1x1', 'downsample', 'register_block', 'BasicPost', 'BottleneckPost', 'BasicPre',
+           'BottleneckPre', 'block_ops', 'draw_blocks']
 
 # %% ../nbs/03_blocks.ipynb #49838df4
 def conv3x3(in_ch, out_ch, stride=1):
@@ -24,7 +22,8 @@ def conv1x1(in_ch, out_ch, stride=1):
 
 def _check(in_ch, out_ch, stride):
     for k, v in dict(in_ch=in_ch, out_ch=out_ch, stride=stride).items():
-        if not isinstance(v, int) or isinstance(v, bool) or v < 1: raise ValueError(f"{k} must be a positive int, got {v!r}")
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"{k} must be a positive int, got {v!r}")
 
 def _mid(out_ch, reduction):
     if not isinstance(reduction, int) or reduction < 1 or out_ch % reduction:
@@ -32,18 +31,27 @@ def _mid(out_ch, reduction):
     return out_ch // reduction
 
 def downsample(in_ch, out_ch, stride, norm=True):
-    "The projection shortcut of a block from `in_ch` to `out_ch` at `stride`: a strided 1×1 conv (+ BN if `norm`), or None where the shape is kept."
+    """The projection shortcut of a block from `in_ch` to `out_ch` at `stride`: a strided 1×1 conv (+ BN if
+    `norm`), or None where the shape is kept."""
     if stride == 1 and in_ch == out_ch: return None
-    return nn.Sequential(conv1x1(in_ch, out_ch, stride), nn.BatchNorm2d(out_ch)) if norm else conv1x1(in_ch, out_ch, stride)
+    conv = conv1x1(in_ch, out_ch, stride)
+    return nn.Sequential(conv, nn.BatchNorm2d(out_ch)) if norm else conv
 
 BLOCKS = {}  # name → block class, in the order registered: the study's variants
 
+def _origin(cls) -> str:
+    "Where the block class `cls` comes from: its file, else its module."
+    return getattr(sys.modules.get(cls.__module__), '__file__', None) or cls.__module__
+
 def register_block(name):
-    "Class decorator adding a block to `BLOCKS` under `name`; the model, the CLI, the report and the comparisons all read it there."
+    """Class decorator adding a block to `BLOCKS` under `name`; the model, the CLI, the report and the comparisons
+    all read it there."""
     if not (isinstance(name, str) and name.isidentifier()):  # it names run folders and options: no paths, no spaces
         raise ValueError(f"block name {name!r}: use a Python identifier (letters, digits, _), e.g. 'se_basic_post'")
     def add(cls):
-        if name in BLOCKS and BLOCKS[name] is not cls: raise ValueError(f"block {name!r} is registered already, as {BLOCKS[name].__name__}")
+        if name in BLOCKS and BLOCKS[name] is not cls:
+            old = BLOCKS[name]
+            raise ValueError(f"block {name!r} is registered already, as {old.__name__} from {_origin(old)}")
         BLOCKS[name] = cls; return cls
     return add
 
@@ -150,31 +158,6 @@ class BottleneckPre(nn.Module):
 # %% ../nbs/03_blocks.ipynb #6c627097
 VARIANTS = tuple(BLOCKS)  # the study's four designs, its default variants
 
-# %% ../nbs/03_blocks.ipynb #662c025c
-BLOCKS_ENV = 'RESNET_STUDY_BLOCKS'  # a user's block modules, for every process: dotted names or .py files, os.pathsep between
-
-def import_blocks(spec: str):
-    "Import the module `spec` — a dotted name, or the path of a `.py` file — so that the blocks it registers join `BLOCKS`."
-    try:
-        if not spec.endswith('.py'): return importlib.import_module(spec)
-        path = Path(spec).expanduser().resolve(); name = f'resnet_study_blocks_{path.stem}'
-        if name in sys.modules: return sys.modules[name]
-        if not path.is_file(): raise FileNotFoundError(f'{path} does not exist')
-        mod = importlib.util.module_from_spec(importlib.util.spec_from_file_location(name, path))
-        sys.modules[name] = mod
-        try: mod.__spec__.loader.exec_module(mod)
-        except BaseException: del sys.modules[name]; raise
-        return mod
-    except Exception as e: raise ImportError(f"blocks module {spec!r}: {type(e).__name__}: {e}") from None
-
-def load_user_blocks(specs=None) -> list:
-    "Import each block module of `specs` (default: those `$RESNET_STUDY_BLOCKS` names); returns the specs."
-    specs = [s for s in (os.environ.get(BLOCKS_ENV, '') if specs is None else specs).split(os.pathsep) if s]
-    for s in specs: import_blocks(s)
-    return specs
-
-load_user_blocks()
-
 # %% ../nbs/03_blocks.ipynb #91fd71d1
 _LABELS = {nn.BatchNorm2d: 'BN', nn.ReLU: 'ReLU'}
 
@@ -213,7 +196,8 @@ def draw_blocks(names=None, width=64):
                                         fc=_COLOURS.get(text, '#9ec5e8'), ec='#555'))
             ax.text(0.4, y(i), text, ha='center', va='center', fontsize=8.5)
         def arrow(i):
-            ax.annotate('', (0.4, y(i) + 0.36 / steps), (0.4, y(i - 1) - 0.36 / steps), arrowprops=dict(arrowstyle='->', color='#555'))
+            ax.annotate('', (0.4, y(i) + 0.36 / steps), (0.4, y(i - 1) - 0.36 / steps),
+                        arrowprops=dict(arrowstyle='->', color='#555'))
         ax.text(0.4, y(0), 'x', ha='center', va='center', fontsize=11, style='italic')
         for i, t in enumerate(branch, 1): box(i, t); arrow(i)
         j = len(branch) + 1  # the addition, fed by the identity shortcut on the right

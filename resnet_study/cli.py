@@ -4,76 +4,125 @@
 
 # %% ../nbs/16_cli.ipynb #003a5f57
 from __future__ import annotations
-import os, sys, signal, argparse, threading
+import os, sys, json, signal, argparse, threading
 from pathlib import Path
-from fastprogress.core import format_time
 import resnet_study
-from .core import plural
-from .data import DataError
-from .blocks import VARIANTS, BLOCKS_ENV, load_user_blocks
-from .config import ConfigError, PRESETS, add_config_options, config_from_args, default_out
-from .results import STUDY_JSON, digest, put_digest, damage
-from .executors import ExecutorError
-from .inference import EXPORTERS
-from .publish import PublishError, build_report, publish_site
-from .runner import StudyError, run_study, study_runs, status_table
+from .records import STUDY_JSON
+from .config import (ConfigError, PRESETS, BUILTIN_BLOCKS, add_config_options, config_from_args,
+                                 default_out, settings)
 
 # %% auto #0
-__all__ = ['main']
+__all__ = ['EXECUTORS', 'EXPORT_FORMATS', 'main']
 
 # %% ../nbs/16_cli.ipynb #d50b065d
+EXECUTORS = ('local', 'slurm', 'dask')  # executors.EXECUTORS, as plain data (the tests hold both equal)
+EXPORT_FORMATS = ('export', 'onnx', 'torchscript')  # inference.EXPORTERS, likewise
+_PRESETS_HELP = ('full: the study (default); quick: a first look; depth: a small configuration for sweeping depth on '
+                 'a CPU; smoke: a check of the machinery')
+_CLUSTER_HELP = dict(
+    partition='Slurm partition', cpus_per_run='CPUs per Slurm job',
+    gpus_per_run='GPUs per run (slurm: per job; dask: where workers declare a GPU resource, default 1)',
+    time_limit='Slurm time limit per job in minutes (default 240): a run that reaches it is requeued and resumes',
+    scheduler='Dask scheduler address, e.g. tcp://host:8786 (default: a cluster of --jobs worker processes here)')
+
 def _blocks_option(p):
-    p.add_argument('--blocks-from', action='append', default=[], metavar='MODULE',
-                   help='a module, or .py file, of your own blocks (register_block); repeat for several')
+    p.add_argument('--blocks-from', action='append', default=[], metavar='FILE',
+                   help='a .py file of your own blocks (register_block, 03_blocks); repeat for several')
 
-def _import_user_blocks(argv):
-    "Import the block modules `--blocks-from` names before the options listing the blocks are built; pass them on to kernels."
-    pre = argparse.ArgumentParser(add_help=False); _blocks_option(pre)
-    specs = [str(Path(s).resolve()) if s.endswith('.py') else s for s in pre.parse_known_args(argv)[0].blocks_from]
-    try: load_user_blocks(os.pathsep.join(specs))
-    except ImportError as e: sys.exit(f'resnet-study: --blocks-from: {e}')
-    if specs: os.environ[BLOCKS_ENV] = os.pathsep.join(dict.fromkeys([s for s in os.environ.get(BLOCKS_ENV, '').split(os.pathsep) if s] + specs))
+def _command(sub, name, h, out=True):
+    "A subcommand `name` that says `h`; with `--out` (the study folder) where `out`, and `--blocks-from`."
+    p = sub.add_parser(name, help=h, description=h); _blocks_option(p)
+    if out: p.add_argument('--out', default=default_out(), help=f'study folder (default: {default_out()})')
+    return p
 
-def _parser():
-    ap = argparse.ArgumentParser(prog='resnet-study', description='The residual-block ablation study on Tiny-ImageNet-25.')
+def _preset_asked(argv) -> str:
+    "The preset `argv` names (`--preset NAME`), else 'full': the one whose defaults `run --help` shows."
+    for i, x in enumerate(argv):
+        name = argv[i + 1] if x == '--preset' and i + 1 < len(argv) else x[9:] if x[:9] == '--preset=' else ''
+        if name in PRESETS: return name
+    return 'full'
+
+def _parser(preset_name='full'):
+    "The `resnet-study` parser, showing preset `preset_name`'s defaults; it imports nothing heavy."
+    about = 'The residual-block ablation study on Tiny-ImageNet-25.'
+    ap = argparse.ArgumentParser(prog='resnet-study', description=about)
     ap.add_argument('--version', action='version', version=f'%(prog)s {resnet_study.__version__}')
     sub = ap.add_subparsers(dest='cmd', required=True)
-    r = sub.add_parser('run', help=(h := 'train every planned run not yet done (resuming), then latency, the report and the site'),
-                       description=h)
-    r.add_argument('--preset', choices=list(PRESETS), default='full', help='full: the study (default); quick: a first look; depth: a small configuration for sweeping depth on a CPU; smoke: a check of the machinery')
-    r.add_argument('--out', default=None, help=f'study folder (default: {default_out()}; results-PRESET for another preset)')
+    r = _command(sub, 'run', 'train every planned run not yet done (resuming), then latency, the report and the site',
+                 out=False)
+    r.add_argument('--preset', choices=list(PRESETS), default='full', help=_PRESETS_HELP)
+    r.add_argument('--out', help=f'study folder (default: {default_out()}; results-PRESET for another preset)')
     r.add_argument('--jobs', type=int, default=1, help='runs at a time (default 1); here, each with cores/jobs threads')
-    r.add_argument('--dry-run', action='store_true', help='print the plan, its state and the expected time; write nothing')
+    r.add_argument('--dry-run', action='store_true',
+                   help='print the settings, the plan, its state and the expected time; write nothing')
     r.add_argument('--remeasure', action='store_true', help='time every architecture again, not only new ones')
     r.add_argument('--quiet', action='store_true', help="don't echo the runs' per-epoch lines")
-    r.add_argument('--executor', choices=('local', 'slurm', 'dask'), default='local',
-                   help='where runs train: here, --jobs at a time (default); a Slurm job each (submitit); tasks of a Dask cluster')
-    x = r.add_argument_group('clusters (--executor slurm or dask; the study folder must be on a filesystem every worker sees)')
-    x.add_argument('--partition', default=None, help='Slurm partition')
-    x.add_argument('--gpus-per-run', type=int, default=None, help='GPUs per run (slurm: per job; dask: where workers declare a GPU resource, default 1)')
-    x.add_argument('--cpus-per-run', type=int, default=None, help='CPUs per Slurm job')
-    x.add_argument('--time-limit', type=int, default=None, metavar='MINUTES', help="Slurm time limit per job (default 240): a run that reaches it is requeued and resumes")
-    x.add_argument('--scheduler', default=None, help='Dask scheduler address, e.g. tcp://host:8786 (default: a cluster of --jobs worker processes here)')
-    add_config_options(r.add_argument_group("run settings (default: the preset's)")); _blocks_option(r)
-    for name, h in (('status', "list a study's runs, their state and what is left"), ('report', 'rebuild the report (and the site) from a study folder'),
-                    ('site', 'render the Quarto site of a study folder (building its report first where it has none)')):
-        s = sub.add_parser(name, help=h, description=h)
-        s.add_argument('--out', default=default_out(), help=f'study folder (default: {default_out()})'); _blocks_option(s)
-    g = sub.add_parser('digest', help=(h := "print what a study's records show, in markdown: runs finished, accuracy with intervals, the comparisons"),
-                       description=h)
-    g.add_argument('--out', default=default_out(), help=f'study folder (default: {default_out()})')
-    g.add_argument('--into', default=None, metavar='FILE', help="write it into FILE's block for this study (<!-- digest PATH --> ... <!-- /digest PATH -->, PATH relative to FILE's folder)")
-    _blocks_option(g)
-    e = sub.add_parser('export', help=(h := "write a finished run's network for use without this package (torch.export, ONNX or TorchScript), with its config.json"),
-                       description=h)
+    r.add_argument('--executor', choices=EXECUTORS, default='local', help='where runs train: here, --jobs at a time '
+                   '(default); a Slurm job each (submitit); tasks of a Dask cluster')
+    x = r.add_argument_group('clusters (--executor slurm or dask; the study folder must be on a filesystem every '
+                             'worker sees)')
+    for k, h in _CLUSTER_HELP.items():
+        x.add_argument(f"--{k.replace('_', '-')}", type=None if k in ('partition', 'scheduler') else int, help=h)
+    add_config_options(r.add_argument_group(f"run settings (defaults: preset {preset_name}'s)"), preset_name)
+    _command(sub, 'status', "list a study's runs, their state and what is left")
+    _command(sub, 'report', 'rebuild the report (and the site) from a study folder')
+    _command(sub, 'site', 'render the Quarto site of a study folder (building its report first where it has none)')
+    g = _command(sub, 'digest', "print what a study's records show, in markdown: runs finished, accuracy with "
+                 "intervals, the comparisons")
+    g.add_argument('--into', default=None, metavar='FILE', help="write it into FILE's block for this study "
+                   "(<!-- digest PATH --> ... <!-- /digest PATH -->, PATH relative to FILE's folder)")
+    e = _command(sub, 'export', "write a finished run's network for use without this package (torch.export, ONNX or "
+                 "TorchScript), with its config.json", out=False)
     e.add_argument('--run', required=True, help='a finished run folder, e.g. results/basic_pre-d2-seed0')
-    e.add_argument('--format', choices=list(EXPORTERS), default='export',
+    e.add_argument('--format', choices=EXPORT_FORMATS, default='export',
                    help='export: a torch.export program, model.pt2 (default); onnx: model.onnx; torchscript: model.pt')
-    e.add_argument('--dest', default=None, help='folder to write to (default: the run folder)'); _blocks_option(e)
-    return ap, r
+    e.add_argument('--dest', default=None, help='folder to write to (default: the run folder)')
+    return ap
+
+# %% ../nbs/16_cli.ipynb #a3666ddb
+def _blocks(a) -> list:
+    "Load the block files `--blocks-from` names (paths made absolute, as the runs get them); their records."
+    from resnet_study.user_blocks import BlocksError, load_blocks
+    try: loaded = load_blocks(a.blocks_from)
+    except BlocksError as e: sys.exit(f'resnet-study: --blocks-from {e}')
+    a.blocks_from = [r['path'] for r in loaded]
+    return loaded
+
+def _study_blocks(out, loaded):
+    "Refuse a study in `out` whose runs use blocks from files not loaded; note a loaded file whose content changed."
+    from resnet_study.user_blocks import missing_files, changed_files
+    try: study = json.loads((Path(out)/STUDY_JSON).read_text())
+    except (OSError, ValueError): return  # no study yet, or a damaged record: the command says so
+    if (why := missing_files(study)): sys.exit(f'resnet-study: {why}')
+    for line in changed_files(study, loaded): print(f'resnet-study: note: {line}', file=sys.stderr)
+
+def _run(a, loaded):
+    "`resnet-study run`: train the plan, then record in `study.json` the block files its runs use."
+    from resnet_study.runner import run_study
+    from resnet_study.user_blocks import record_files
+    a.out = default_out(a.preset) if a.out is None else a.out
+    _study_blocks(a.out, loaded)
+    base, axes = config_from_args(a)
+    if a.dry_run: print(f"settings (preset {a.preset}): {settings(base)}", flush=True)
+    opts = {k: getattr(a, k) for k in _CLUSTER_HELP}
+    variants = axes['variants'] or list(BUILTIN_BLOCKS)
+    try: failed = run_study(base, variants, axes['seeds'], axes['depths'], a.out, a.jobs, a.quiet,
+                            remeasure=a.remeasure, dry_run=a.dry_run, executor=a.executor, executor_opts=opts)
+    finally:
+        if loaded and not a.dry_run: record_files(a.out, loaded)  # also when stopped: the runs it began use them
+    sys.exit(1 if failed else 0)
+
+def _status(out):
+    from fastprogress.core import format_time
+    from resnet_study.core import plural
+    from resnet_study.runner import study_runs, status_table
+    cfgs = study_runs(out); lines, left = status_table(out, cfgs)
+    print(f"{plural(len(cfgs), 'run')} in {Path(out).resolve()}\n" + '\n'.join(lines) +
+          f"\nleft: about {format_time(left)} of training on this machine, one run at a time.")
 
 def _digest(out, into=None):
     "Print the digest of the study in `out`, or write it into the file `into`'s block for it."
+    from resnet_study.results import digest, put_digest
     if into is None: return print(digest(out))
     key = Path(os.path.relpath(Path(out).resolve(), Path(into).resolve().parent)).as_posix()
     try: changed = put_digest(into, key, digest(out))
@@ -81,46 +130,59 @@ def _digest(out, into=None):
     print(f"{Path(into).name}: the digest of {key} {'was rewritten' if changed else 'is up to date'}")
 
 def _say_damaged(out):
-    "One line on stderr per run in `out` whose records are damaged: a final record that does not validate, a checkpoint refused."
+    "One line on stderr per run in `out` whose records are damaged: a final record invalid, a checkpoint refused."
+    from resnet_study.results import damage
     for d in sorted(p for p in Path(out).iterdir() if p.is_dir()):
         if (why := damage(d)): print(f'resnet-study: damaged: {why}', file=sys.stderr)
+
+# %% ../nbs/16_cli.ipynb #f648b828
+def _do(a):
+    "Carry out the parsed command `a`: the block files are loaded, and the modules that need torch imported, only now."
+    loaded = _blocks(a)
+    if a.cmd == 'run': return _run(a, loaded)
+    if a.cmd == 'export':
+        from resnet_study.inference import export
+        _study_blocks(Path(a.run).parent, loaded)
+        return print(f"export: {export(a.run, a.format, a.dest)}")
+    if not (Path(a.out)/STUDY_JSON).is_file() and a.cmd in ('status', 'digest'):
+        sys.exit(f"resnet-study: --out {a.out}: no study here ({STUDY_JSON} missing)")
+    if not Path(a.out).is_dir(): sys.exit(f"resnet-study: --out {a.out!r} is not a study folder")
+    if a.cmd == 'status': _study_blocks(a.out, loaded); _status(a.out)
+    elif a.cmd == 'digest': _digest(a.out, a.into); _say_damaged(a.out)
+    elif a.cmd == 'report':
+        from resnet_study.publish import build_report
+        _say_damaged(a.out)
+        if build_report(a.out) is None: sys.exit(1)
+    else:
+        from resnet_study.publish import publish_site
+        publish_site(a.out)  # the report first where there is none
+
+def _errors() -> tuple:
+    "The errors a command reports in one line, each naming the option, file or value at fault."
+    from resnet_study.data import DataError
+    from resnet_study.runner import StudyError
+    from resnet_study.executors import ExecutorError
+    from resnet_study.publish import PublishError
+    from resnet_study.inference import RunError
+    return StudyError, DataError, ExecutorError, PublishError, RunError
 
 def _on_sigterm(*_): raise KeyboardInterrupt
 
 def main(argv=None):
     "Entry point of the `resnet-study` console script."
-    _import_user_blocks(sys.argv[1:] if argv is None else argv)
-    ap, run_ap = _parser(); a = ap.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    ap = _parser(_preset_asked(argv)); a = ap.parse_args(argv)
     if getattr(a, 'out', None) == '': ap.exit(2, 'resnet-study: --out is empty: name a study folder\n')
     if threading.current_thread() is threading.main_thread(): signal.signal(signal.SIGTERM, _on_sigterm)
-    try:
-        if a.cmd == 'run':
-            a.out = default_out(a.preset) if a.out is None else a.out
-            base, axes = config_from_args(a)
-            if axes['variants'] is None: axes['variants'] = list(VARIANTS)
-            opts = {k: getattr(a, k) for k in ('partition', 'gpus_per_run', 'cpus_per_run', 'time_limit', 'scheduler')}
-            failed = run_study(base, axes['variants'], axes['seeds'], axes['depths'], a.out, a.jobs, a.quiet, remeasure=a.remeasure,
-                               dry_run=a.dry_run, executor=a.executor, executor_opts=opts)
-            sys.exit(1 if failed else 0)
-        if a.cmd == 'export':
-            from resnet_study.inference import export, RunError
-            try: print(f"export: {export(a.run, a.format, a.dest)}")
-            except RunError as e: sys.exit(f'resnet-study: {e}')
-            return
-        if not (Path(a.out)/STUDY_JSON).is_file() and a.cmd in ('status', 'digest'): sys.exit(f"resnet-study: --out {a.out}: no study here ({STUDY_JSON} missing)")
-        if not Path(a.out).is_dir(): sys.exit(f"resnet-study: --out {a.out!r} is not a study folder")
-        if a.cmd == 'status':
-            cfgs = study_runs(a.out); lines, left = status_table(a.out, cfgs)
-            print(f"{plural(len(cfgs), 'run')} in {Path(a.out).resolve()}\n" + '\n'.join(lines) + f"\nleft: about {format_time(left)} of training on this machine, one run at a time.")
-        elif a.cmd == 'digest': _digest(a.out, a.into); _say_damaged(a.out)
-        elif a.cmd == 'report':
-            _say_damaged(a.out)
-            if build_report(a.out) is None: sys.exit(1)
-        else: publish_site(a.out)  # the report first where there is none
+    try: _do(a)
+    except KeyboardInterrupt:
+        print("stopped: every completed epoch is saved; run the same command again to resume.", flush=True)
+        sys.exit(130)
     except ConfigError as e:
         if a.cmd == 'run': print(f'resnet-study run: {e}', file=sys.stderr); sys.exit(2)  # one line: usage is --help's
         sys.exit(f'resnet-study: {e}')  # a study record naming a block this process lacks
-    except (StudyError, DataError, ExecutorError, PublishError) as e: sys.exit(f'resnet-study: {e}')
-    except OSError as e: sys.exit(f"resnet-study: {e.strerror or e}: {e.filename}" if e.filename else f'resnet-study: {e}')
-    except KeyboardInterrupt:
-        print("stopped: every completed epoch is saved; run the same command again to resume.", flush=True); sys.exit(130)
+    except OSError as e:
+        sys.exit(f"resnet-study: {e.strerror or e}: {e.filename}" if e.filename else f'resnet-study: {e}')
+    except Exception as e:
+        if isinstance(e, _errors()): sys.exit(f'resnet-study: {e}')
+        raise

@@ -4,21 +4,22 @@
 
 # %% ../nbs/06_config.ipynb #3167b4ff
 from __future__ import annotations
-import math, argparse
+import math, shlex, argparse
 from dataclasses import dataclass, field, fields, asdict, replace
-from .core import PRECISIONS, set_seed, version_problem
-from .data import EVAL_SPLITS
-from .blocks import BLOCKS
-from .model import MiniResNet
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'SYNTHETIC', 'AXES', 'EXECUTION', 'ADDED', 'PRESETS', 'ConfigError', 'RunConfig', 'option',
-           'config_from_dict', 'build_model', 'experiment', 'differences', 'preset', 'default_out', 'continue_command',
-           'plan', 'add_config_options', 'config_from_args']
+__all__ = ['SCHEDULES', 'SYNTHETIC', 'BUILTIN_BLOCKS', 'PRECISION_CHOICES', 'EVAL_SPLIT_CHOICES', 'AXES', 'EXECUTION', 'ADDED',
+           'PRESETS', 'ConfigError', 'RunConfig', 'option', 'config_from_dict', 'build_model', 'experiment',
+           'differences', 'preset', 'default_out', 'continue_command', 'plan', 'add_config_options', 'config_from_args',
+           'settings']
 
 # %% ../nbs/06_config.ipynb #e7054a88
 SCHEDULES = ('onecycle', 'cosine', 'constant')
 SYNTHETIC = 'synthetic'  # the `data` value that asks for generated images instead of Tiny-ImageNet
+# facts of the modules that import torch, as plain data for the options (the tests below hold them equal)
+BUILTIN_BLOCKS = ('basic_post', 'bottleneck_post', 'basic_pre', 'bottleneck_pre')  # blocks.VARIANTS
+PRECISION_CHOICES = ('auto', 'fp32', 'bf16', 'fp16')  # 'auto' and core.PRECISIONS
+EVAL_SPLIT_CHOICES = ('val', 'tune')  # data.EVAL_SPLITS
 
 class ConfigError(ValueError):
     "A setting out of range; the message names the option and the value."
@@ -45,16 +46,21 @@ class RunConfig:
     n_classes: int = _f(25, 'classes drawn from the 200')
     n_train: int | None = _f(None, "training images per class ('all': 500)")
     n_val: int | None = _f(None, "validation images per class ('all': 50)")
-    eval_split: str = _f('val', "evaluate on 'val' (the validation images: results) or 'tune' (as many images per class "
-                         "held out of the training images: for choosing settings)", choices=EVAL_SPLITS, added=True)
-    data: str = _f('', f"Tiny-ImageNet-200 zip or folder; '' → $TINY_IMAGENET, else the official download; '{SYNTHETIC}' → generated images", kind='execution')
+    eval_split: str = _f('val', "evaluate on 'val' (the validation images: results) or 'tune' (as many images per "
+                         "class held out of the training images: for choosing settings)",
+                         choices=EVAL_SPLIT_CHOICES, added=True)
+    data: str = _f('', "Tiny-ImageNet-200 zip or folder; '' → $TINY_IMAGENET, else the official download; "
+                   f"'{SYNTHETIC}' → generated images", kind='execution')
     device: str = _f('auto', "'auto', 'cpu', 'cuda' or 'cuda:N'", kind='execution')
-    precision: str = _f('auto', 'autocast precision', choices=('auto',) + PRECISIONS, kind='execution')
+    precision: str = _f('auto', 'autocast precision', choices=PRECISION_CHOICES, kind='execution')
     compile: bool = _f(False, 'train through torch.compile', kind='execution')
     latency_iters: int = _f(100, 'timed forward passes at batch 1, after 10 warm-ups', kind='execution')
+    blocks_from: tuple = _f((), 'block files (.py) a run loads before it looks up its variant (--blocks-from)',
+                            kind='execution', cli=False)
 
     def __post_init__(self):
-        if isinstance(self.widths, list): object.__setattr__(self, 'widths', tuple(self.widths))
+        for k in ('widths', 'blocks_from'):
+            if isinstance(getattr(self, k), list): object.__setattr__(self, k, tuple(getattr(self, k)))
         for f in fields(self): _check(f.name, getattr(self, f.name))
         _check_together(self)
 
@@ -71,50 +77,73 @@ def option(name):
     return '--' + f.metadata.get('axis', name).replace('_', '-')
 
 def _is_int(v): return isinstance(v, int) and not isinstance(v, bool)
+def _is_num(v): return isinstance(v, (int, float)) and not isinstance(v, bool)
+def _is_device(v): return v in ('auto', 'cpu', 'cuda') or (isinstance(v, str) and v[:5] == 'cuda:' and v[5:].isdigit())
 
 def _check(name, v):
     "Raise `ConfigError` naming the option if `v` is no value for field `name`."
     def bad(why): raise ConfigError(f"{option(name)} {v!r}: {why}")
     f = RunConfig.__dataclass_fields__[name]
     if 'choices' in f.metadata and v not in f.metadata['choices']: bad(f"use one of {', '.join(f.metadata['choices'])}")
-    if name == 'variant' and v not in BLOCKS: bad(f"unknown block; use any of {', '.join(BLOCKS)}, or a block of your own with --blocks-from")
-    if name in ('seed', 'class_seed') and not (_is_int(v) and 0 <= v < 2**32): bad('a seed is an integer ≥ 0 and < 2**32')
-    if name in ('blocks_per_stage', 'epochs', 'batch_size', 'latency_iters') and not (_is_int(v) and v >= 1): bad('must be an integer ≥ 1')
-    if name in ('n_train', 'n_val') and v is not None and not (_is_int(v) and v >= 1): bad("must be an integer ≥ 1, or 'all'")
+    if name == 'variant':
+        from resnet_study.blocks import BLOCKS  # the registry: the study's blocks and those of the files loaded
+        if v not in BLOCKS: bad(f"unknown block; use any of {', '.join(BLOCKS)}, or one of your own with --blocks-from")
+    if name in ('seed', 'class_seed') and not (_is_int(v) and 0 <= v < 2**32):
+        bad('a seed is an integer ≥ 0 and < 2**32')
+    if name in ('blocks_per_stage', 'epochs', 'batch_size', 'latency_iters') and not (_is_int(v) and v >= 1):
+        bad('must be an integer ≥ 1')
+    if name in ('n_train', 'n_val') and not (v is None or _is_int(v) and v >= 1):
+        bad("must be an integer ≥ 1, or 'all'")
     if name == 'n_classes' and not (_is_int(v) and 2 <= v <= 200): bad('must be an integer from 2 to 200')
-    if name == 'widths' and not (isinstance(v, tuple) and v and all(_is_int(w) and w >= 4 for w in v)): bad('one integer ≥ 4 per stage')
-    if name == 'lr' and not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0): bad('must be a finite number > 0')
-    if name == 'warmup' and not (isinstance(v, (int, float)) and 0 < v < 1): bad('must be between 0 and 1')
-    if name == 'label_smoothing' and not (isinstance(v, (int, float)) and 0 <= v < 1): bad('must be in [0, 1)')
-    if name == 'momentum' and not (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1): bad('must be in [0, 1)')
-    if name == 'weight_decay' and not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0): bad('must be a finite number ≥ 0')
+    if name == 'widths' and not (isinstance(v, tuple) and v and all(_is_int(w) and w >= 4 for w in v)):
+        bad('one integer ≥ 4 per stage')
+    if name == 'lr' and not (_is_num(v) and math.isfinite(v) and v > 0): bad('must be a finite number > 0')
+    if name == 'warmup' and not (_is_num(v) and 0 < v < 1): bad('must be between 0 and 1')
+    if name in ('label_smoothing', 'momentum') and not (_is_num(v) and 0 <= v < 1): bad('must be in [0, 1)')
+    if name == 'weight_decay' and not (_is_num(v) and math.isfinite(v) and v >= 0): bad('must be a finite number ≥ 0')
     if name in ('augment', 'compile') and not isinstance(v, bool): bad('must be True or False')
     if name == 'data' and not isinstance(v, str): bad('must be a path, or empty')
-    if name == 'device' and not (v in ('auto', 'cpu', 'cuda') or (isinstance(v, str) and v.startswith('cuda:') and v[5:].isdigit())):
-        bad("use 'auto', 'cpu', 'cuda' or 'cuda:N'")
+    if name == 'device' and not _is_device(v): bad("use 'auto', 'cpu', 'cuda' or 'cuda:N'")
+    if name == 'blocks_from' and not (isinstance(v, tuple) and all(isinstance(p, str) and p[-3:] == '.py' for p in v)):
+        bad('paths of .py files')
 
 def _check_together(c):
-    "Raise `ConfigError` for settings fine alone but not together: a batch larger than the training set, widths the blocks refuse."
+    """Raise `ConfigError` for settings fine alone but not together: a batch larger than the training set, widths
+    the blocks refuse."""
     if (n := c.n_classes * (c.n_train or 500)) < c.batch_size:
-        raise ConfigError(f"--batch-size {c.batch_size}: larger than the {n} training images ({c.n_classes} classes × {c.n_train or 500})")
+        raise ConfigError(f"--batch-size {c.batch_size}: larger than the {n} training images "
+                          f"({c.n_classes} classes × {c.n_train or 500})")
     import torch
+    from resnet_study.model import MiniResNet
     try:
-        with torch.device('meta'): MiniResNet(c.variant, num_classes=c.n_classes, widths=c.widths, blocks_per_stage=c.blocks_per_stage)
-    except ValueError as e: raise ConfigError(f"--widths {' '.join(map(str, c.widths))}: {c.variant} cannot take them ({e})") from None
+        with torch.device('meta'):
+            MiniResNet(c.variant, num_classes=c.n_classes, widths=c.widths, blocks_per_stage=c.blocks_per_stage)
+    except ValueError as e:
+        raise ConfigError(f"--widths {' '.join(map(str, c.widths))}: {c.variant} cannot take them ({e})") from None
 
 # %% ../nbs/06_config.ipynb #e8186d24
-def config_from_dict(d, where='the configuration') -> RunConfig:
-    "A `RunConfig` from a dict (e.g. `params.json`, whose `version` is checked); unknown keys are refused, naming `where`."
-    if not isinstance(d, dict): raise ConfigError(f"{where}: expected a JSON object of run settings, got {type(d).__name__}")
+def config_from_dict(d, where='the configuration', load_blocks=False) -> RunConfig:
+    """A `RunConfig` from a dict (e.g. `params.json`, whose `version` is checked); unknown keys are refused, naming
+    `where`. With `load_blocks` (a dict of the caller's own, never one read from a study folder) its block files
+    are loaded first."""
+    from resnet_study.core import version_problem
+    if not isinstance(d, dict):
+        raise ConfigError(f"{where}: expected a JSON object of run settings, got {type(d).__name__}")
     if (why := version_problem(d)): raise ConfigError(f"{where}: {why}")
     d = {k: v for k, v in d.items() if k != 'version'}  # a record's version (params.json), not a setting
     unknown = sorted(set(d) - set(RunConfig.names()))
     if unknown: raise ConfigError(f"{where}: unknown setting(s) {', '.join(unknown)}")
+    if load_blocks and d.get('blocks_from'):
+        from resnet_study.user_blocks import BlocksError, load_blocks as load
+        try: load(d['blocks_from'])
+        except BlocksError as e: raise ConfigError(f"{where}: blocks_from: {e}") from None
     return RunConfig(**d)
 
 # %% ../nbs/06_config.ipynb #d75b7096
 def build_model(cfg: RunConfig):
     "The run's `MiniResNet`, built right after `set_seed(cfg.seed)`: the seed fixes the initial weights."
+    from resnet_study.core import set_seed
+    from resnet_study.model import MiniResNet
     set_seed(cfg.seed)
     return MiniResNet(cfg.variant, num_classes=cfg.n_classes, widths=cfg.widths, blocks_per_stage=cfg.blocks_per_stage)
 
@@ -125,7 +154,8 @@ EXECUTION = tuple(f.name for f in fields(RunConfig) if f.metadata.get('kind') ==
 ADDED = tuple(f.name for f in fields(RunConfig) if f.metadata.get('added'))  # fields newer than the first records
 
 def experiment(cfg: RunConfig) -> dict:
-    "The settings every run of one study shares: all but the axes and the execution fields (an `ADDED` one only off its default)."
+    """The settings every run of one study shares: all but the axes and the execution fields (an `ADDED` one only
+    off its default)."""
     default = RunConfig()
     return {k: v for k, v in cfg.to_dict().items()
             if k not in AXES + EXECUTION and not (k in ADDED and v == getattr(default, k))}
@@ -137,11 +167,12 @@ def differences(a: dict, b: dict) -> list:
 # %% ../nbs/06_config.ipynb #789b9d28
 PRESETS = {'full': {},
            'quick': dict(epochs=4, n_train=200),
-           'depth': dict(epochs=6, n_classes=10, n_train=100, n_val=50, batch_size=64),  # a depth sweep a 2-core CPU affords
+           'depth': dict(epochs=6, n_classes=10, n_train=100, n_val=50, batch_size=64),  # a depth sweep on 2 cores
            'smoke': dict(epochs=1, n_classes=4, n_train=24, n_val=6, batch_size=16, latency_iters=20)}
 
 def preset(name='full', **overrides) -> RunConfig:
-    "The configuration of preset `name` with `overrides` (`None` leaves the preset's value; 'all' is `None` for the counts)."
+    """The configuration of preset `name` with `overrides` (`None` leaves the preset's value; 'all' is `None` for
+    the counts)."""
     if name not in PRESETS: raise ConfigError(f"--preset {name!r}: use one of {', '.join(PRESETS)}")
     over = {k: None if v == 'all' and k in ('n_train', 'n_val') else v for k, v in overrides.items() if v is not None}
     return config_from_dict({**PRESETS[name], **over}, f'preset {name!r}')
@@ -154,10 +185,10 @@ def default_out(preset_name='full') -> str:
 def _as_option(k, v):
     vals = ['all' if x is None else x for x in (v if isinstance(v, (list, tuple)) else [v])]
     if isinstance(v, bool): return option(k) if v else f"--no-{option(k)[2:]}"
-    return f"{option(k)} {' '.join(map(str, vals))}"
+    return f"{option(k)} {' '.join(shlex.quote(str(x)) for x in vals)}"
 
 def continue_command(exp: dict, out) -> str:
-    "The `resnet-study run` command that continues the study whose shared settings are `exp` (its `study.json`) in `out`."
+    "The `resnet-study run` command that continues the study whose shared settings are `exp` (`study.json`'s) in `out`."
     near = min(PRESETS, key=lambda p: len(differences(experiment(preset(p)), exp)))
     base = experiment(preset(near))
     extra = [_as_option(k, v) for k, v in exp.items() if k in base and base[k] != v]
@@ -179,14 +210,19 @@ def plan(base: RunConfig, variants=None, seeds=None, depths=None) -> list:
 # %% ../nbs/06_config.ipynb #169cba10
 def _parse_count(s): return s if s == 'all' else int(s)
 
-def add_config_options(parser):
-    "Add one option per `RunConfig` field to `parser` (an `argparse` parser or group)."
+def _shown(v): return list(v) if isinstance(v, tuple) else v
+
+def add_config_options(parser, preset_name='full'):
+    "Add one option per `RunConfig` field to `parser` (an `argparse` parser or group), with `preset_name`'s defaults."
+    given = PRESETS[preset_name]
     for f in fields(RunConfig):
-        m, d = f.metadata, f.default
-        kw = dict(default=None, help=f"{m['help']} (default: {list(d) if isinstance(d, tuple) else d!r})")
+        m, d = f.metadata, given.get(f.name, f.default)
+        if m.get('cli') is False: continue  # given otherwise (`--blocks-from`: loaded before anything runs)
+        kw = dict(default=None, help=f"{m['help']} (default: {_shown(d)!r})")
         if 'choices' in m: kw['choices'] = list(m['choices'])
-        if f.name == 'variant': kw.update(choices=list(BLOCKS), nargs='+', metavar='VARIANT',
-                                          help=f"{m['help']}s: any of {', '.join(BLOCKS)} (default: all)")
+        if f.name == 'variant':  # checked once the block files are loaded: a block of one's own is no choice here
+            kw.update(nargs='+', metavar='VARIANT', help=f"{m['help']}s: any of {', '.join(BUILTIN_BLOCKS)}, "
+                                                        "or a block of your own with --blocks-from (default: the four)")
         elif 'axis' in m: kw.update(type=int, nargs='+', metavar=m['axis'][:-1].upper())
         elif f.type == 'bool': kw['action'] = argparse.BooleanOptionalAction
         elif f.name == 'widths': kw.update(type=int, nargs='+', metavar='WIDTH')
@@ -197,5 +233,10 @@ def add_config_options(parser):
 
 def config_from_args(args) -> tuple:
     "(`preset(args.preset, ...)`, the axes given) from parsed arguments."
-    over = {f.name: getattr(args, f.name) for f in fields(RunConfig) if f.name not in AXES}
-    return preset(getattr(args, 'preset', 'full'), **over), {f.metadata['axis']: getattr(args, f.metadata['axis']) for f in fields(RunConfig) if f.name in AXES}
+    over = {f.name: getattr(args, f.name, None) for f in fields(RunConfig) if f.name not in AXES}
+    axes = {f.metadata['axis']: getattr(args, f.metadata['axis']) for f in fields(RunConfig) if f.name in AXES}
+    return preset(getattr(args, 'preset', 'full'), **over), axes
+
+def settings(cfg: RunConfig) -> str:
+    "The options that give `cfg`'s settings, all but the axes and the block files: what a run would use."
+    return ' '.join(_as_option(k, v) for k, v in cfg.to_dict().items() if k not in AXES + ('blocks_from',))

@@ -21,7 +21,7 @@ __all__ = ['EXECUTORS', 'SLURM_POLL_S', 'NO_ACCOUNTING', 'train_run', 'ExecutorE
 def train_run(cfg_dict, out, quiet=False, on_start=None, stale_after=STALE_AFTER, env=None) -> str:
     """Train the run of settings `cfg_dict` in `out` unless it is claimed elsewhere: 'done', 'failed', 'stopped',
     'done already', 'claimed elsewhere' or 'claim lost'."""
-    cfg = config_from_dict(cfg_dict, 'the run settings'); d = Path(out)/cfg.run_name
+    cfg = config_from_dict(cfg_dict, 'the run settings', load_blocks=True); d = Path(out)/cfg.run_name
     owner = threading.get_ident()  # the thread that runs the notebook: a lost claim interrupts its kernel at once
     claim = claim_run(d, stale_after, on_lost=lambda: interrupt_kernels(signal.SIGINT, owner))
     if claim is None: return 'claimed elsewhere'

@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 from .core import atomic_write_text, plural
 from .config import RunConfig
-from .records import METRICS_JSON
+from .records import METRICS_JSON, read_json, read_study
 from .stats import compare, resolve, summarise_runs, MIN_SEEDS
 from .results import (
-    read_json, read_study, load_runs, load_history, study_latencies, designs, ordered, mean_sd_ci, ACC_HEADER,
+    load_runs, load_history, study_latencies, designs, ordered, mean_sd_ci, ACC_HEADER,
     summary_table, comparisons_table, eval_split, n_eval, training_notes, variant_colors, per_class_table,
     noisy_latency, best_run, synthetic, plumbing_check)
 

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 import pandas as pd
 from fastprogress.core import format_time
-from .core import version_problem, atomic_write_text, read_checkpoint, code_in_checkpoint, unsafe_message
+from .core import version_problem, atomic_write_text
 from .blocks import BLOCKS
 from .stats import t_interval, compare_runs, COMPARE_COLUMNS
 from .records import (STUDY_JSON, LATENCY_JSON, PARAMS_JSON, METRICS_JSON, FAILED_JSON, HISTORY_CSV,

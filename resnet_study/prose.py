@@ -54,8 +54,8 @@ def headline(runs, study=None) -> str:
     name = lambda v, d: f'{v} at n={d}' if f.depth.nunique() > 1 else v
     acc = {name(v, d): r.groupby('seed', dropna=False).final_val_acc.mean() for v, d, _, r, _ in designs(f)}
     rank = sorted(acc, key=lambda k: -acc[k].mean())  # a stable sort: a tie keeps the registry's order
-    top, mean = rank[0], acc[rank[0]].mean()
-    if len(rank) == 1: return f'{lead} only {top} has finished runs ({mean:.1%}): nothing to compare it with yet.'
+    top, mean, k = rank[0], acc[rank[0]].mean(), plural(len(acc[rank[0]]), 'finished run')
+    if len(rank) == 1: return f'{lead} only {top} has {k} ({mean:.1%}): nothing to compare it with yet.'
     c = resolve([compare(acc[o], acc[top]) for o in rank[1:]])[0]  # against the next; Holm over all the others
     gap, n = points(c['gap']), c['n_pairs']
     tied = [k for k in rank if float(points(mean - acc[k].mean())) == 0]  # level with the best, as rounded

@@ -51,9 +51,10 @@ def check_request(base: RunConfig, out, jobs=1, executor='local', executor_opts=
     return rt
 
 def trained_runs(out, rec) -> list:
-    "The runs of the study record `rec` in `out` that have trained: an epoch at least, or to the end."
+    "The runs of the study record `rec` in `out` that have trained (an epoch at least) or train now (a live claim)."
     ds = [Path(out)/r['run'] for r in rec.get('runs', [])]
-    return [d.name for d in ds if epochs_done(d) or (d/METRICS_JSON).exists()]
+    return [d.name for d in ds if epochs_done(d) or (d/METRICS_JSON).exists() or
+            ((c := read_claim(d)) and not why_stale(c))]
 
 def check_study(out, base: RunConfig, data: dict):
     """Refuse to add runs of `base` on `data` to the study in `out` if it holds another experiment, or other data

@@ -163,10 +163,16 @@ def sentence(c, a_name, b_name, unit=100, digits=1, most=1000) -> str:
                 f"{_how_many(c['seeds_needed'], most)} paired seeds for that.")
 
 # %% ../nbs/08_stats.ipynb #e9ac56f1
-def split_variant(name) -> tuple:
-    "`(family, placement)` of a registry name, split at its last '_': 'se_basic_post' -> ('se_basic', 'post')."
-    family, _, placement = name.rpartition('_')
-    return (family, placement) if family else (name, '')
+def split_variant(name, blocks=None) -> tuple:
+    """`(family, placement)` of the design `name`: the placement from its block's `preact` in the registry (`blocks`,
+    default `BLOCKS`), the family from its `family` attribute or else the name less the placement."""
+    from resnet_study.blocks import BLOCKS
+    cls = (BLOCKS if blocks is None else blocks).get(name)
+    if not hasattr(cls, 'preact'):  # not registered here: read from the name
+        family, _, placement = name.rpartition('_')
+        return (family, placement) if family else (name, '')
+    placement = 'pre' if cls.preact else 'post'
+    return getattr(cls, 'family', None) or name.removesuffix('_' + placement), placement
 
 # %% ../nbs/08_stats.ipynb #ddd3a450
 PLACEMENTS = ('post', 'pre')  # compared in this order: `a` is post-activation, `b` pre-activation

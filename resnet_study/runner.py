@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from fastcore.basics import num_cpus
 from fastprogress.core import format_time
-from .core import plural
+from .core import plural, Runtime
 from .data import inspect_data, needs_download, downloaded_archive, TINY_IMAGENET_BYTES
 from .config import RunConfig, ConfigError, plan, default_out
 from .records import STUDY_JSON, METRICS_JSON, FAILED_JSON, TRAIN_NB, read_json, run_status, epochs_done
@@ -125,7 +125,7 @@ def _as_completed(futs):
             yield left.pop(f), res
         time.sleep(0.2)
 
-def _setup_said(base, out, rt) -> list:
+def _setup_said(base, out, rt, kept=False) -> list:
     """What `--dry-run` checks before it plans, as a run would: the data opened and fingerprinted (or the download it
     would make named) and refused where the study holds other data; where, and in what precision, the runs train."""
     if needs_download(base.data or None):
@@ -135,7 +135,7 @@ def _setup_said(base, out, rt) -> list:
         data = inspect_data(base.data or None, base.n_classes); check_study(out, base, data)
         said = [f"data: {data['source']} (content fingerprint {data['fingerprint']}, {data['classes']} classes)"]
     if rt is None: return said
-    why = ('as asked' if base.precision != 'auto' else 'auto, on this GPU' if rt.device.type == 'cuda' else
+    why = ("as the study's trained runs" if kept else 'as asked' if base.precision != 'auto' else 'auto, on this GPU' if rt.device.type == 'cuda' else
            'auto: this CPU has bf16 instructions' if rt.precision == 'bf16' else
            'auto: this CPU has no bf16 instructions, so training is fp32, several times slower')
     return said + [f"device: {rt.device}, precision {rt.precision} ({why})"]
@@ -166,9 +166,10 @@ def run_study(base: RunConfig, variants=None, seeds=None, depths=None, out=defau
     for c in cfgs: check_run_folder(c, out)
     base, note = keep_precision(out, base, cfgs, rt.precision if rt else None)
     if note: print(note, flush=True)
+    if rt and rt.precision != base.precision: rt = Runtime(base.device, base.precision)  # the study's precision
     cfgs = [replace(c, precision=base.precision) for c in cfgs]
     if dry_run:
-        for line in _setup_said(base, out, rt): print(line, flush=True)
+        for line in _setup_said(base, out, rt, kept=bool(note)): print(line, flush=True)
         lines, left = _estimate(out, cfgs, jobs, rt, report)
         try: known = study_runs(out, base)
         except (StudyError, ConfigError): known = []  # no study here yet

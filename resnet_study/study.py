@@ -12,15 +12,16 @@ from .core import (atomic_write_json, record, version_problem, Runtime, code_in_
                                plural)
 from .config import (RunConfig, ConfigError, EXECUTION, experiment, differences, config_from_dict,
                                  continue_command)
-from .records import (STUDY_JSON, LATENCY_JSON, PARAMS_JSON, METRICS_JSON, CHECKPOINT, read_json,
-                                  run_status, epochs_done, trained_precision)
+from .records import (STUDY_JSON, LATENCY_JSON, PARAMS_JSON, METRICS_JSON, CHECKPOINT, STUDY_RUN,
+                                  read_json, problem, run_status, epochs_done, trained_precision)
 from .results import planned_runs, arch_key
 from .claims import read_claim, why_stale
 from .executors import check_executor, runs_here, local_gpus, ExecutorError
 
 # %% auto #0
-__all__ = ['StudyError', 'check_request', 'trained_runs', 'check_study', 'grow_study', 'check_run_folder', 'study_precisions',
-           'keep_precision', 'study_runs', 'latency_todo', 'study_lock', 'training_now', 'measure_study_latency']
+__all__ = ['StudyError', 'check_request', 'sound_entries', 'trained_runs', 'check_study', 'grow_study', 'check_run_folder',
+           'study_precisions', 'keep_precision', 'study_runs', 'latency_todo', 'study_lock', 'training_now',
+           'measure_study_latency']
 
 # %% ../nbs/13a_study.ipynb #82d8da19
 class StudyError(ValueError):
@@ -50,9 +51,21 @@ def check_request(base: RunConfig, out, jobs=1, executor='local', executor_opts=
     if not os.access(q, os.W_OK | os.X_OK): raise StudyError(f"--out {out}: cannot write in {q}")
     return rt
 
+def sound_entries(out, runs) -> list:
+    """The entries of `study.json`'s `runs` that fit `STUDY_RUN`; one that does not is rebuilt from its run's
+    `params.json`, or left out where nothing sound names its run. `grow_study` writes them back: a rerun repairs."""
+    good = []
+    for e in runs if isinstance(runs, list) else []:
+        name = e.get('run') if isinstance(e, dict) else None
+        if problem(e, STUDY_RUN) and isinstance(name, str) and name.strip('.') and Path(name).name == name:
+            p = read_json(Path(out)/name/PARAMS_JSON)
+            e = dict(run=name, **{k: p.get(k) for k in STUDY_RUN if k != 'run'}) if isinstance(p, dict) else None
+        if not problem(e, STUDY_RUN) and e['run'] not in {g['run'] for g in good}: good.append(e)
+    return good
+
 def trained_runs(out, rec) -> list:
     "The runs of the study record `rec` in `out` that have trained (an epoch at least) or train now (a live claim)."
-    ds = [Path(out)/r['run'] for r in rec.get('runs', [])]
+    ds = [Path(out)/r['run'] for r in sound_entries(out, rec.get('runs'))]
     return [d.name for d in ds if epochs_done(d) or (d/METRICS_JSON).exists() or
             ((c := read_claim(d)) and not why_stale(c))]
 
@@ -77,15 +90,16 @@ def check_study(out, base: RunConfig, data: dict):
     return rec
 
 def grow_study(out, base: RunConfig, data: dict, cfgs) -> dict:
-    "Write `study.json`: the experiment, the data, and every run it held before plus `cfgs` (never fewer)."
+    """Write `study.json`: the experiment, the data, and every run it held before plus `cfgs`; an entry that does not
+    fit its schema is rebuilt from its run folder (`sound_entries`)."""
     out = Path(out); old = read_json(out/STUDY_JSON)
     rec = check_study(out, base, data) or record(experiment=experiment(base), data=data, runs=[],
                                                                  created=time.strftime('%Y-%m-%dT%H:%M:%S'))
-    have = {r['run'] for r in rec['runs']}
+    runs = sound_entries(out, rec['runs']); have = {r['run'] for r in runs}
     new = [dict(run=c.run_name, variant=c.variant, seed=c.seed, blocks_per_stage=c.blocks_per_stage)
            for c in cfgs if c.run_name not in have]
-    if new or rec != old:
-        rec = dict(rec, runs=rec['runs'] + new, updated=time.strftime('%Y-%m-%dT%H:%M:%S'))
+    if new or rec != old or runs != rec['runs']:
+        rec = dict(rec, runs=runs + new, updated=time.strftime('%Y-%m-%dT%H:%M:%S'))
         atomic_write_json(out/STUDY_JSON, rec)
     return rec
 
@@ -145,6 +159,9 @@ def study_runs(out, like: RunConfig = None) -> list:
     if not isinstance(rec, dict) or not isinstance(rec.get('runs'), list):
         raise StudyError(f"{Path(out)/STUDY_JSON}: no study record here")
     if (why := version_problem(rec)): raise StudyError(f"{Path(out)/STUDY_JSON}: {why}")
+    for i, r in enumerate(rec['runs']):
+        if (why := problem(r, STUDY_RUN, f'runs[{i}]')):
+            raise StudyError(f"{Path(out)/STUDY_JSON}: {why}; the study's `run` command rewrites it from its run folders")
     ex = {k: getattr(like, k) for k in EXECUTION} if like else {}
     axes = ('variant', 'seed', 'blocks_per_stage')
     return [config_from_dict(dict(rec['experiment'], **ex, **{k: r[k] for k in axes}), str(Path(out)/STUDY_JSON))

@@ -59,7 +59,7 @@ def register_block(name):
 @register_block('basic_post')
 class BasicPost(nn.Module):
     "conv3×3(stride) → BN → ReLU → conv3×3 → BN; add the shortcut; ReLU (He et al. 2015)."
-    preact = False
+    preact, family = False, 'basic'  # where the activations sit; the design it is a variant of
     def __init__(self, in_ch, out_ch, stride=1):
         super().__init__()
         _check(in_ch, out_ch, stride)
@@ -82,7 +82,7 @@ class BasicPost(nn.Module):
 @register_block('bottleneck_post')
 class BottleneckPost(nn.Module):
     "conv1×1 → BN → ReLU → conv3×3(stride) → BN → ReLU → conv1×1 → BN; add the shortcut; ReLU."
-    preact = False
+    preact, family = False, 'bottleneck'  # where the activations sit; the design it is a variant of
     def __init__(self, in_ch, out_ch, stride=1, reduction=4):
         super().__init__()
         _check(in_ch, out_ch, stride)
@@ -108,7 +108,7 @@ class BottleneckPost(nn.Module):
 @register_block('basic_pre')
 class BasicPre(nn.Module):
     "BN → ReLU → conv3×3(stride) → BN → ReLU → conv3×3; add the shortcut (He et al. 2016)."
-    preact = True
+    preact, family = True, 'basic'  # where the activations sit; the design it is a variant of
     def __init__(self, in_ch, out_ch, stride=1):
         super().__init__()
         _check(in_ch, out_ch, stride)
@@ -132,7 +132,7 @@ class BasicPre(nn.Module):
 @register_block('bottleneck_pre')
 class BottleneckPre(nn.Module):
     "BN → ReLU → conv1×1 → BN → ReLU → conv3×3(stride) → BN → ReLU → conv1×1; add the shortcut."
-    preact = True
+    preact, family = True, 'bottleneck'  # where the activations sit; the design it is a variant of
     def __init__(self, in_ch, out_ch, stride=1, reduction=4):
         super().__init__()
         _check(in_ch, out_ch, stride)

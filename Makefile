@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 DATA ?= $(TINY_IMAGENET)
 STUDY_ARGS ?=
 
-.PHONY: install study test test-all test-notebooks check-sync readme clean
+.PHONY: install study test test-all test-notebooks check-sync check-density readme clean
 
 install: $(VENV)/.installed
 
@@ -23,10 +23,10 @@ study: install
 
 # Two tiers: `make test` is the fast one every change runs; `make test-all` adds the cells marked `#| slow` (real
 # Quarto renders, a real Slurm cluster, the long end-to-end and fault tests), which CI runs.
-test: install check-sync test-notebooks
+test: install check-sync check-density test-notebooks
 
 test-all: TEST_FLAGS = slow
-test-all: install check-sync test-notebooks
+test-all: install check-sync check-density test-notebooks
 
 # Two notebooks at a time, one thread each: two processes of two OpenMP threads on two cores spin against each
 # other and run many times slower than either alone.
@@ -41,6 +41,10 @@ check-sync: install
 	   && diff -r -x __pycache__ resnet_study "$$tmp"/resnet_study && diff -r -x .ipynb_checkpoints nbs "$$tmp"/nbs; \
 	then rm -rf "$$tmp"; echo "check-sync: resnet_study/ matches the notebooks, and the notebooks are clean"; \
 	else rm -rf "$$tmp"; echo "check-sync: run nbdev_export and nbdev_clean: notebooks and resnet_study/ differ, or a notebook is not clean"; exit 1; fi
+
+# fastai's density: at most 2% of code lines over 120 characters, no module over 260 lines (tools/density says where).
+check-density:
+	@out=$$($(PYTHON) tools/density) && echo "$$out" | tail -1 || { echo "$$out"; exit 1; }
 
 # README quotes each committed study through a digest block (make test checks each against its records) and shows
 # figures from its report. After committing a study's runs, `make readme` rewrites both from the committed records

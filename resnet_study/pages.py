@@ -32,20 +32,21 @@ def run_figures(run_dir, dest) -> dict:
     if h is not None and len(h) and {'epoch', 'train_loss', 'val_loss', 'train_acc', 'val_acc'} <= set(h.columns):
         fig = Figure(figsize=(10, 3.6)); axs = fig.subplots(1, 2)
         for ax, m in zip(axs, ('loss', 'acc')):
-            ax.plot(h.epoch + 1, h[f'train_{m}'], '--', color='grey', label='training')
-            ax.plot(h.epoch + 1, h[f'val_{m}'], 'o-', ms=3, color='C0', label='validation')
+            k = 100 if m == 'acc' else 1  # accuracy in percent, as in the report
+            ax.plot(h.epoch + 1, k * h[f'train_{m}'], '--', color='grey', label='training')
+            ax.plot(h.epoch + 1, k * h[f'val_{m}'], 'o-', ms=3, color='C0', label='validation')
             ax.set(xlabel='epoch'); ax.grid(alpha=0.3); ax.xaxis.get_major_locator().set_params(integer=True)
         axs[0].set_yscale('log')  # an early spike of the validation loss would flatten every later epoch
         axs[0].set(ylabel='cross-entropy (log scale)', title='loss')
-        axs[1].set(ylabel='top-1 accuracy', title='accuracy')
+        axs[1].set(ylabel='top-1 accuracy (%)', title='accuracy')
         axs[1].legend(); fig.tight_layout(); figs['curves'] = _save(fig, dest/'curves.png')
     try: pc = pd.read_csv(d/PER_CLASS_CSV)
     except (OSError, ValueError): pc = None
     if pc is not None and len(pc) and {'name', 'acc'} <= set(pc.columns):
         pc = pc.assign(name=pc.name.astype(str).str.split(',').str[0]).sort_values('acc')
         fig = Figure(figsize=(7, 0.22 * len(pc) + 1.2)); ax = fig.subplots()
-        ax.barh(range(len(pc)), pc.acc, color='C0'); ax.set_yticks(range(len(pc)), pc.name, fontsize=8)
-        ax.set(xlim=(0, 1), xlabel='validation accuracy', title='per class, hardest at the bottom')
+        ax.barh(range(len(pc)), 100 * pc.acc, color='C0'); ax.set_yticks(range(len(pc)), pc.name, fontsize=8)
+        ax.set(xlim=(0, 100), xlabel='validation accuracy (%)', title='per class, hardest at the bottom')
         ax.grid(axis='x', alpha=0.3)
         fig.tight_layout(); figs['per_class'] = _save(fig, dest/'per-class.png')
         try: cm = pd.read_csv(d/CONFUSION_CSV, index_col=0).values.astype(float)
@@ -66,8 +67,9 @@ def run_figures(run_dir, dest) -> dict:
 def _results(row, m) -> list:
     "The `(name, value)` facts of run `row`'s page from its `metrics.json` `m`; None where the run recorded none."
     lat, rt, NUM = m.get('latency') or {}, m.get('runtime') or {}, (int, float)
-    return [('final validation accuracy', m.get('final_val_acc')), ('best validation accuracy', m.get('best_val_acc')),
-            ('final validation loss', m.get('final_val_loss')), ('final training accuracy', m.get('final_train_acc')),
+    pct = lambda k: f'{m[k]:.1%}' if isinstance(m.get(k), NUM) else None  # accuracies in percent, as in the report
+    return [('final validation accuracy', pct('final_val_acc')), ('best validation accuracy', pct('best_val_acc')),
+            ('final validation loss', m.get('final_val_loss')), ('final training accuracy', pct('final_train_acc')),
             ('epochs', f"{row.get('epochs_done')} of {row.get('epochs')}"),
             ('parameters', f"{m['params']:,}" if isinstance(m.get('params'), int) else None),
             ('MACs per image (millions)', f"{m['macs'] / 1e6:.1f}" if isinstance(m.get('macs'), NUM) else None),

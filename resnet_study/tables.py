@@ -73,8 +73,11 @@ def facts_table(rows) -> str:
 RUN_COLUMNS = ('run', 'variant', 'depth', 'seed', 'status', 'epochs_done', 'final_val_acc', 'error')
 
 def run_table(runs) -> str:
-    "The report's table of runs, each run's name linking to its page on the site."
+    "The report's table of runs, accuracy in percent, each run's name linking to its page on the site."
     t = runs[[c for c in RUN_COLUMNS if c in runs]].copy()
+    if 'final_val_acc' in t:  # in percent, as everywhere in the report
+        t['final_val_acc'] = t.final_val_acc.map(lambda v: f'{v * 100:.1f}' if v == v else None)
+        t = t.rename(columns=dict(final_val_acc='final val acc (%)'))
     if 'error' in t: t['error'] = t.error.map(lambda e: str(e)[:160] if isinstance(e, str) else None)
     return html_table(t, links=dict(run=run_page))
 

@@ -49,8 +49,10 @@ def run_page(run) -> str:
     return quote(f'{RUNS_DIR}/{run}.html')
 
 def _fmt(v) -> str:
+    "A cell's text: floats to 4 significant digits (0.0005 stays 0.0005), large ones whole; None and NaN as –."
     if v is None or (isinstance(v, float) and v != v): return '–'
-    return f'{v:.3f}' if isinstance(v, float) else str(v)
+    if isinstance(v, float): return f'{v:,.0f}' if abs(v) >= 1e4 else f'{v:.4g}'
+    return str(v)
 
 def html_table(df, links=None, index=False) -> str:
     "`df` as a plain HTML table, every cell escaped; `links` maps a column to a function of its value giving a URL."

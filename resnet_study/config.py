@@ -31,7 +31,7 @@ class RunConfig:
     "Everything one training run depends on, with the study's defaults."
     variant: str = _f('basic_post', 'residual block design', axis='variants')
     seed: int = _f(0, 'training seed: initial weights, data order, augmentation', axis='seeds')
-    blocks_per_stage: int = _f(2, 'residual blocks per stage (depth; 6n + 2 layers with basic blocks)', axis='depths')
+    depth: int = _f(2, 'residual blocks per stage (6 × depth + 2 layers with basic blocks)', axis='depths')
     widths: tuple = _f((32, 64, 128), 'channels of each stage')
     epochs: int = _f(20, 'training epochs')
     batch_size: int = _f(128, 'training batch size')
@@ -67,7 +67,7 @@ class RunConfig:
     @classmethod
     def names(cls): return [f.name for f in fields(cls)]
     @property
-    def run_name(self): return f'{self.variant}-d{self.blocks_per_stage}-seed{self.seed}'
+    def run_name(self): return f'{self.variant}-d{self.depth}-seed{self.seed}'
     def to_dict(self): return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 # %% ../nbs/06_config.ipynb #23021e91
@@ -90,7 +90,7 @@ def _check(name, v):
         if v not in BLOCKS: bad(f"unknown block; use any of {', '.join(BLOCKS)}, or one of your own with --blocks-from")
     if name in ('seed', 'class_seed') and not (_is_int(v) and 0 <= v < 2**32):
         bad('a seed is an integer ≥ 0 and < 2**32')
-    if name in ('blocks_per_stage', 'epochs', 'batch_size', 'latency_iters') and not (_is_int(v) and v >= 1):
+    if name in ('depth', 'epochs', 'batch_size', 'latency_iters') and not (_is_int(v) and v >= 1):
         bad('must be an integer ≥ 1')
     if name in ('n_train', 'n_val') and not (v is None or _is_int(v) and v >= 1):
         bad("must be an integer ≥ 1, or 'all'")
@@ -117,7 +117,7 @@ def _check_together(c):
     from resnet_study.model import MiniResNet
     try:
         with torch.device('meta'):
-            MiniResNet(c.variant, num_classes=c.n_classes, widths=c.widths, blocks_per_stage=c.blocks_per_stage)
+            MiniResNet(c.variant, num_classes=c.n_classes, widths=c.widths, depth=c.depth)
     except ValueError as e:
         raise ConfigError(f"--widths {' '.join(map(str, c.widths))}: {c.variant} cannot take them ({e})") from None
 
@@ -145,7 +145,7 @@ def build_model(cfg: RunConfig):
     from resnet_study.core import set_seed
     from resnet_study.model import MiniResNet
     set_seed(cfg.seed)
-    return MiniResNet(cfg.variant, num_classes=cfg.n_classes, widths=cfg.widths, blocks_per_stage=cfg.blocks_per_stage)
+    return MiniResNet(cfg.variant, num_classes=cfg.n_classes, widths=cfg.widths, depth=cfg.depth)
 
 # %% ../nbs/06_config.ipynb #e18ada6e
 AXES = tuple(f.name for f in fields(RunConfig) if 'axis' in f.metadata)
@@ -197,15 +197,15 @@ def continue_command(exp: dict, out) -> str:
 # %% ../nbs/06_config.ipynb #c5a4336d
 def plan(base: RunConfig, variants=None, seeds=None, depths=None) -> list:
     "One `RunConfig` per variant × seed × depth (the base's own value where an axis is not given)."
-    axes = dict(variant=variants, seed=seeds, blocks_per_stage=depths)
+    axes = dict(variant=variants, seed=seeds, depth=depths)
     for k, vals in axes.items():
         if vals is None: axes[k] = [getattr(base, k)]; continue
         vals = list(vals)
         if not vals: raise ConfigError(f"{option(k)}: give at least one value")
         dup = sorted({v for v in vals if vals.count(v) > 1}, key=str)
         if dup: raise ConfigError(f"{option(k)}: {', '.join(map(str, dup))} given more than once")
-    return [replace(base, variant=v, seed=s, blocks_per_stage=d)
-            for s in axes['seed'] for d in axes['blocks_per_stage'] for v in axes['variant']]
+    return [replace(base, variant=v, seed=s, depth=d)
+            for s in axes['seed'] for d in axes['depth'] for v in axes['variant']]
 
 # %% ../nbs/06_config.ipynb #169cba10
 def _parse_count(s): return s if s == 'all' else int(s)

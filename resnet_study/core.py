@@ -184,7 +184,7 @@ def read_checkpoint(path, map_location='cpu'):
             raise ValueError(f"{path} is not a readable checkpoint ({type(e).__name__}: {str(e)[:100]})") from None
 
 # %% ../nbs/00_core.ipynb #848c468f
-RECORD_VERSION = 1  # the version of the JSON records this package writes, and the newest it reads
+RECORD_VERSION = 2  # the version of the JSON records this package writes, and the newest it reads
 
 def plural(n: int, word: str) -> str:
     "'1 run', '2 runs': `n` and `word`, in the plural unless `n` is 1."

@@ -24,9 +24,9 @@ SEC_PER_IMAGE_EPOCH = {'cpu': 9.8e-3, 'cuda': 4e-4}  # at 2 blocks per stage
 RUN_OVERHEAD_S = 15  # starting a kernel, loading data, measuring latency
 
 def _images(c):
-    return c.n_classes * (c.n_train or 500) * c.blocks_per_stage / 2  # an epoch's work, in 2-blocks-per-stage images
+    return c.n_classes * (c.n_train or 500) * c.depth / 2  # an epoch's work, in 2-blocks-per-stage images
 
-def _design(c): return c.variant, c.blocks_per_stage
+def _design(c): return c.variant, c.depth
 
 def expected_seconds(cfgs, device='cpu', done=None, rates=None, pace=None, overhead=RUN_OVERHEAD_S):
     """Rough wall time of the runs `cfgs` less the epochs `done` (run name → epochs): each epoch at its design's
@@ -44,7 +44,7 @@ PACE_JSON = 'pace.json'  # in the cache folder: epochs timed on this machine, pe
 
 def _pace_key(c, threads) -> str:
     return '|'.join(map(str, (platform.node(), platform.machine(), torch.__version__, threads, c.device, c.precision,
-                              c.variant, c.blocks_per_stage, tuple(c.widths), c.n_classes, c.n_train, c.n_val,
+                              c.variant, c.depth, tuple(c.widths), c.n_classes, c.n_train, c.n_val,
                               c.batch_size)))
 
 def _cached(key, measure=None) -> float | None:

@@ -14,7 +14,7 @@ from .core import atomic_path, atomic_write_json, get_device, record, read_check
 from .batches import IMAGENET_MEAN, IMAGENET_STD, normalize
 from .model import MiniResNet
 from .records import (WEIGHTS_FILE, CONFIG_FILE, PARAMS_JSON, METRICS_JSON, PER_CLASS_CSV, CHECKPOINT,
-                                  EXPORT_FILES, problem)
+                                  EXPORT_FILES, problem, upgrade)
 
 # %% auto #0
 __all__ = ['INPUT_SIZE', 'RESAMPLE', 'IMAGE_SUFFIXES', 'EXPORTERS', 'model_card', 'save_model', 'RunError', 'TrainedModel',
@@ -49,7 +49,7 @@ def _one_line(e, n=160):
 def _read_json(path):
     "The JSON object in `path`; a `RunError` that names it where it is missing, unreadable or not an object."
     if not path.is_file(): raise RunError(f"{path} is missing: {path.parent} is not a finished run")
-    try: rec = json.loads(path.read_text())
+    try: rec = upgrade(json.loads(path.read_text()))  # in this version's field names
     except (ValueError, UnicodeDecodeError) as e: raise RunError(f"{path} is not valid JSON ({_one_line(e)})") from None
     if (why := problem(rec, dict)): raise RunError(f"{path}: {why}")
     return rec
@@ -115,7 +115,7 @@ def _from_checkpoint(d, device):
     if not isinstance(p, dict) or 'variant' not in p or 'n_classes' not in p:
         raise RunError(f"{d/PARAMS_JSON} lacks the run's variant or n_classes")
     wnids, names = _read_classes(d, p['n_classes'])
-    shape = {k: p[k] for k in ('widths', 'blocks_per_stage') if p.get(k)}  # an older run records neither: the defaults
+    shape = {k: p[k] for k in ('widths', 'depth') if p.get(k)}  # an older run records neither: the defaults
     try: model = MiniResNet(p['variant'], num_classes=p['n_classes'], **shape)
     except (ValueError, TypeError) as e:
         raise RunError(f"{d/PARAMS_JSON} describes no MiniResNet: {_one_line(e)}") from None

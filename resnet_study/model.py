@@ -12,7 +12,7 @@ from pathlib import Path
 from fastcore.basics import patch
 from .core import atomic_path, atomic_write_json, record
 from .blocks import BLOCKS, VARIANTS, conv3x3
-from .records import WEIGHTS_FILE, CONFIG_FILE, record_problem
+from .records import WEIGHTS_FILE, CONFIG_FILE, record_problem, read_json
 
 # %% auto #0
 __all__ = ['get_block', 'MiniResNet', 'n_layers']
@@ -28,25 +28,25 @@ def get_block(block):
 
 # %% ../nbs/04_model.ipynb #4020b364
 class MiniResNet(nn.Module):
-    "stem → 3 stages of `blocks_per_stage` blocks → [BN → ReLU for pre-activation] → global average pool → linear."
-    def __init__(self, block='basic_post', num_classes=25, widths=(32, 64, 128), blocks_per_stage=2,
+    "stem → 3 stages of `depth` blocks → [BN → ReLU for pre-activation] → global average pool → linear."
+    def __init__(self, block='basic_post', num_classes=25, widths=(32, 64, 128), depth=2,
                  zero_init_residual=False):
         super().__init__()
         Block = get_block(block)
         widths = tuple(widths)
-        if not widths or blocks_per_stage < 1 or num_classes < 1:
+        if not widths or depth < 1 or num_classes < 1:
             raise ValueError(f"need at least one stage, one block per stage and one class; got widths={widths}, "
-                             f"blocks_per_stage={blocks_per_stage}, num_classes={num_classes}")
+                             f"depth={depth}, num_classes={num_classes}")
         self.block, self.preact = Block, bool(getattr(Block, 'preact', False))
         self.variant = block if isinstance(block, str) else next((k for k, v in BLOCKS.items() if v is Block),
                                                                  Block.__name__)
         self.config = dict(block=self.variant if self.variant in BLOCKS else None, num_classes=num_classes,
-                           widths=list(widths), blocks_per_stage=blocks_per_stage)  # what rebuilds it
+                           widths=list(widths), depth=depth)  # what rebuilds it
         self.stem = nn.Sequential(conv3x3(3, widths[0]), nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True))
         stages, ni = [], widths[0]
         for i, w in enumerate(widths):
             blocks = [Block(ni if j == 0 else w, w, stride=2 if i > 0 and j == 0 else 1)
-                      for j in range(blocks_per_stage)]
+                      for j in range(depth)]
             stages.append((f'stage{i+1}', nn.Sequential(*blocks)))
             ni = w
         self.stages = nn.Sequential(OrderedDict(stages))
@@ -72,11 +72,11 @@ class MiniResNet(nn.Module):
         return self.fc(torch.flatten(self.pool(x), 1))
 
 # %% ../nbs/04_model.ipynb #46ea3856
-def n_layers(block='basic_post', blocks_per_stage=2, widths=None) -> int:
-    """Weighted layers on the main path of `MiniResNet(block, widths=widths, blocks_per_stage=blocks_per_stage)`
+def n_layers(block='basic_post', depth=2, widths=None) -> int:
+    """Weighted layers on the main path of `MiniResNet(block, widths=widths, depth=depth)`
     (its default widths if None): the stem, the blocks' convolutions but their shortcut projections (`downsample`),
     the head."""
-    m = MiniResNet(block, blocks_per_stage=blocks_per_stage, **({'widths': widths} if widths else {}))
+    m = MiniResNet(block, depth=depth, **({'widths': widths} if widths else {}))
     return sum(isinstance(x, nn.Conv2d) and 'downsample' not in name.split('.') for name, x in m.named_modules()) + 1
 
 # %% ../nbs/04_model.ipynb #fa72e18b
@@ -99,7 +99,7 @@ def from_run(cls: MiniResNet, folder, device='cpu'):
     for p in (cfg_path, w_path):
         if not p.is_file(): raise FileNotFoundError(f"{p} is missing: {folder} holds no saved network")
     if (why := record_problem(cfg_path)): raise ValueError(f"{folder}/{why}")  # its schema: `records.CONFIG_SCHEMA`
-    cfg = json.loads(cfg_path.read_text())
+    cfg = read_json(cfg_path)  # in this version's field names (`records.upgrade`)
     try: model = cls(**cfg['model'])
     except (TypeError, ValueError) as e:  # a block of one's own: import its module first (register_block)
         raise ValueError(f"{cfg_path} describes no network this process can build: {e}") from None

@@ -51,7 +51,7 @@ def headline(runs, study=None) -> str:
     lead = f"**Answer{' (a check of the machinery, not a result)' * (synthetic(study) or plumbing_check(study))}:**"
     f = runs[runs.status == 'done'] if len(runs) and 'final_val_acc' in runs else runs.iloc[:0]
     if not len(f): return f'{lead} none yet: no run has finished.'
-    name = lambda v, d: f'{v} at n={d}' if f.depth.nunique() > 1 else v
+    name = lambda v, d: f'{v} at depth {d}' if f.depth.nunique() > 1 else v
     acc = {name(v, d): r.groupby('seed', dropna=False).final_val_acc.mean() for v, d, _, r, _ in designs(f)}
     rank = sorted(acc, key=lambda k: -acc[k].mean())  # a stable sort: a tie keeps the registry's order
     top, mean, k = rank[0], acc[rank[0]].mean(), plural(len(acc[rank[0]]), 'finished run')
@@ -103,15 +103,16 @@ def findings(runs, study=None) -> str:
     he = ', '.join(f'{v:.2f} points at {k} layers' for k, v in HE_2016.items())
     lines.append(f"- **For context, not for comparison**: in He et al. (2016), pre-activation lowered CIFAR-10 "
                  f"error by {he}: a gain that grows with depth, measured on other images with networks far deeper "
-                 "than these (here 6n + 2 layers with basic blocks and 9n + 2 with bottlenecks, n blocks per stage), "
+                 "than these (here 6 × depth + 2 layers with basic blocks and 9 × depth + 2 with bottlenecks, "
+                 "depth being the blocks per stage), "
                  "so their numbers share no scale with the gaps above.")
     return '\n'.join(lines)
 
 def _seeds(r): return f"seed{'s' if len(r) > 1 else ''} {', '.join(str(s) for s in sorted(r.seed))}"
 
 def _by_design(rows, several) -> str:
-    "'variant at n=d seeds …' for each design among `rows`, in registry order."
-    return '; '.join(f"{v}{f' at n={d}' if several else ''} {_seeds(r)}" for (v, d), r in
+    "'variant at depth d seeds …' for each design among `rows`, in registry order."
+    return '; '.join(f"{v}{f' at depth {d}' if several else ''} {_seeds(r)}" for (v, d), r in
                      ordered(rows).groupby(['variant', 'depth'], sort=False))
 
 def _span(lo, hi, fmt='.2f') -> str: return f'{lo:{fmt}}' + ('' if f'{lo:{fmt}}' == f'{hi:{fmt}}' else f'–{hi:{fmt}}')
@@ -161,7 +162,7 @@ def digest(out, runs=None, study=None) -> str:
     study = (read_study(out) if out is not None else {}) if study is None else study
     if not len(runs): return '*No runs are recorded in this study yet.*'
     several, rows = runs.depth.nunique() > 1, []
-    design = lambda v, d: f'{v}, n={d}' if several else v
+    design = lambda v, d: f'{v}, depth {d}' if several else v
     for v, d, r, f, size in designs(runs):
         rows.append({'design': design(v, d), 'seeds done': f'{len(f)} of {len(r)}',
                      **(size or {'params': '–', 'MACs (M)': '–'}),

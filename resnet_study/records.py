@@ -8,17 +8,17 @@ import json, time, platform
 from pathlib import Path
 import pandas as pd, torch
 import resnet_study
-from .core import (version_problem, read_checkpoint, code_in_checkpoint, unsafe_message, atomic_write_text,
-                               atomic_write_json, record)
+from .core import (RECORD_VERSION, version_problem, read_checkpoint, code_in_checkpoint, unsafe_message,
+                               atomic_write_text, atomic_write_json, record)
 
 # %% auto #0
 __all__ = ['STUDY_JSON', 'LATENCY_JSON', 'REPORT_NB', 'REPORT_HTML', 'RESULTS_CSV', 'SITE', 'PARAMS_JSON', 'CLAIM_JSON',
            'QUEUED_JSON', 'FAILED_JSON', 'CHECKPOINT', 'HISTORY_CSV', 'TIMINGS_CSV', 'METRICS_JSON', 'PER_CLASS_CSV',
            'CONFUSION_CSV', 'SAMPLES_PNG', 'TRAIN_NB', 'WEIGHTS_FILE', 'CONFIG_FILE', 'EXPORT_FILES', 'NUMBER', 'NULL',
-           'UNIT', 'PARAMS_SCHEMA', 'METRICS_SCHEMA', 'FAILED_SCHEMA', 'STUDY_RUN', 'STUDY_SCHEMA', 'LATENCY_SCHEMA',
-           'CLAIM_SCHEMA', 'QUEUED_SCHEMA', 'CONFIG_SCHEMA', 'RUN_RECORDS', 'SCHEMAS', 'HISTORY_COLUMNS',
-           'TIMING_COLUMNS', 'Opt', 'Between', 'problem', 'record_problem', 'read_json', 'read_study',
-           'study_entry_problem', 'write_tables', 'checkpoint_field', 'restore_tables', 'epochs_done',
+           'RENAMED', 'UNIT', 'PARAMS_SCHEMA', 'METRICS_SCHEMA', 'FAILED_SCHEMA', 'STUDY_RUN', 'STUDY_SCHEMA',
+           'LATENCY_SCHEMA', 'CLAIM_SCHEMA', 'QUEUED_SCHEMA', 'CONFIG_SCHEMA', 'RUN_RECORDS', 'SCHEMAS',
+           'HISTORY_COLUMNS', 'TIMING_COLUMNS', 'Opt', 'Between', 'problem', 'upgrade', 'record_problem', 'read_json',
+           'read_study', 'study_entry_problem', 'write_tables', 'checkpoint_field', 'restore_tables', 'epochs_done',
            'trained_precision', 'metrics_problem', 'damage', 'run_status', 'write_metrics']
 
 # %% ../nbs/00a_records.ipynb #dda10217
@@ -78,11 +78,24 @@ def problem(v, spec, at='') -> str | None:
         items = [(sub(k), v[k], s) for k, s in spec.items() if k in v]
     return next((why for f, x, s in items if (why := problem(x, s, f))), None)
 
+# %% ../nbs/00a_records.ipynb #e7a05aa3
+RENAMED = {2: {'blocks_per_stage': 'depth'}}  # version: the fields it renamed, old name → new name
+
+def _renamed(v, names):
+    if isinstance(v, list): return [_renamed(x, names) for x in v]
+    return {names.get(k, k): _renamed(x, names) for k, x in v.items()} if isinstance(v, dict) else v
+
+def upgrade(rec):
+    "The JSON record `rec` in this version's field names (`RENAMED` since its version), at every level of nesting."
+    v = rec.get('version', 1) if isinstance(rec, dict) else None
+    names = {o: n for k, m in RENAMED.items() if isinstance(v, int) and k > v for o, n in m.items()}
+    return _renamed(rec, names) if names else rec
+
 # %% ../nbs/00a_records.ipynb #a5d4e8bb
 UNIT = Between(0, 1)  # an accuracy
 def _opt(**fields): return {k: Opt(v) for k, v in fields.items()}
 
-PARAMS_SCHEMA = _opt(variant=str, seed=int, blocks_per_stage=int, widths=[int], epochs=int, batch_size=int, lr=NUMBER,
+PARAMS_SCHEMA = _opt(variant=str, seed=int, depth=int, widths=[int], epochs=int, batch_size=int, lr=NUMBER,
                      schedule=str, n_classes=int, class_seed=int, n_train=(int, NULL), n_val=(int, NULL), data=str,
                      device=str, precision=str, eval_split=str)
 METRICS_SCHEMA = dict(variant=str, params=int, macs=NUMBER, best_val_acc=UNIT, final_val_acc=UNIT, train_time_s=NUMBER,
@@ -95,7 +108,7 @@ METRICS_SCHEMA = dict(variant=str, params=int, macs=NUMBER, best_val_acc=UNIT, f
     data=_opt(source=str, fingerprint=(str, NULL), synthetic=bool), versions={str: (str, NULL)},
     parameters=PARAMS_SCHEMA))
 FAILED_SCHEMA = _opt(run=str, error=str, notebook=str, at=str)
-STUDY_RUN = dict(run=str, variant=str, seed=int, blocks_per_stage=int)  # an entry of study.json's `runs`
+STUDY_RUN = dict(run=str, variant=str, seed=int, depth=int)  # an entry of study.json's `runs`
 STUDY_SCHEMA = _opt(experiment=dict, data=dict, runs=list, created=str, updated=str)  # `runs`: `study_entry_problem`
 LATENCY_SCHEMA = dict(architectures={str: _opt(mean_ms=NUMBER, p50_ms=NUMBER, p90_ms=NUMBER, iters=int)})
 CLAIM_SCHEMA = dict(heartbeat=NUMBER, **_opt(run=str, host=str, pid=(int, NULL), since=str, token=(str, NULL)))
@@ -109,7 +122,7 @@ SCHEMAS = {STUDY_JSON: STUDY_SCHEMA, LATENCY_JSON: LATENCY_SCHEMA, **RUN_RECORDS
 def record_problem(path) -> str | None:
     "What is wrong with the record at `path` by its file's schema: 'FILE: FIELD …', 'FILE: missing'; None if nothing."
     p = Path(path)
-    try: rec = json.loads(p.read_text())
+    try: rec = upgrade(json.loads(p.read_text()))
     except FileNotFoundError: return f'{p.name}: missing'
     except (OSError, ValueError): return f'{p.name}: unreadable (truncated?)'
     why = (version_problem(rec) if isinstance(rec, dict) else None) or problem(rec, SCHEMAS[p.name])
@@ -117,11 +130,11 @@ def record_problem(path) -> str | None:
 
 # %% ../nbs/00a_records.ipynb #ab19931d
 def _json(p):
-    try: return json.loads(Path(p).read_text())
+    try: return upgrade(json.loads(Path(p).read_text()))
     except (OSError, ValueError): return None
 
 def read_json(p):
-    "The JSON in `p`; None if it is missing, unreadable, or a run's record (`RUN_RECORDS`) that is not a JSON object."
+    "The JSON in `p`, in this version's field names (`upgrade`); None if it is missing, unreadable, or a run's record (`RUN_RECORDS`) that is not a JSON object."
     rec = _json(p)
     return None if Path(p).name in RUN_RECORDS and not isinstance(rec, dict) else rec
 

@@ -38,7 +38,7 @@ def _run_row(out, name, spec):
     st = run_status(d)
     m = _dict(read_json(d/METRICS_JSON)) if st == 'done' else {}
     cfg = {**_dict(spec), **_dict(read_json(d/PARAMS_JSON)), **_dict(m.get('parameters'))}
-    row = dict(run=name, variant=cfg.get('variant', name.split('-')[0]), depth=cfg.get('blocks_per_stage', 2),
+    row = dict(run=name, variant=cfg.get('variant', name.split('-')[0]), depth=cfg.get('depth', 2),
                seed=cfg.get('seed'), status=st, epochs_done=epochs_done(d), epochs=cfg.get('epochs'),
                lr=cfg.get('lr'), batch_size=cfg.get('batch_size'), eval_split=cfg.get('eval_split'))
     if m:
@@ -182,13 +182,13 @@ def _design_rank(d):
     return (list(BLOCKS).index(v) if v in BLOCKS else len(BLOCKS), d)
 
 def per_class_table(out, runs) -> pd.DataFrame:
-    """Validation accuracy per class (columns: class names) and design (rows: variant, or variant at depth n),
+    """Validation accuracy per class (columns: class names) and design (rows: variant, or variant and depth),
     averaged over seeds."""
     rows = []
     for r in runs[runs.status == 'done'].itertuples() if len(runs) else []:
         try: pc = pd.read_csv(Path(out)/r.run/PER_CLASS_CSV)
         except (OSError, ValueError): continue
-        design = r.variant if runs.depth.nunique() == 1 else f'{r.variant} (n={r.depth})'
+        design = r.variant if runs.depth.nunique() == 1 else f'{r.variant} (depth {r.depth})'
         if {'name', 'acc'} <= set(pc.columns): rows.append(pc.assign(design=design))
     if not rows: return pd.DataFrame()
     t = (pd.concat(rows).assign(name=lambda d: d.name.astype(str).str.split(',').str[0])
@@ -213,13 +213,13 @@ def best_run(out, runs) -> dict | None:
                 samples=d/SAMPLES_PNG if (d/SAMPLES_PNG).exists() else None)
 
 # %% ../nbs/09_results.ipynb #e733e4d2
-RESULTS_COLUMNS = ('run', 'variant', 'blocks_per_stage', 'seed', 'status', 'epochs', 'lr', 'batch_size', 'precision',
+RESULTS_COLUMNS = ('run', 'variant', 'depth', 'seed', 'status', 'epochs', 'lr', 'batch_size', 'precision',
                    'eval_split', 'final_val_acc', 'best_val_acc', 'params', 'macs', 'latency_p50_ms', 'latency_p90_ms',
                    'latency_mean_ms', 'train_time_s')
 
 def results_table(runs) -> pd.DataFrame:
     "One row per run of `runs` (from `load_runs`), in registry order, with the columns `RESULTS_COLUMNS`."
-    t = ordered(runs).rename(columns={'depth': 'blocks_per_stage'}) if len(runs) else pd.DataFrame()
+    t = ordered(runs) if len(runs) else pd.DataFrame()
     return t.reindex(columns=list(RESULTS_COLUMNS)).reset_index(drop=True)
 
 def results_csv(out, runs=None) -> Path:

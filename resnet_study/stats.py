@@ -188,7 +188,7 @@ def comparisons(variants, depths=(None,), split=None) -> list:
     first, *others = fams or ['']
     pairs += [(f'{first} vs {o}, {p}-activation', fams[first][p], fams[o][p]) for p in places for o in others
               if p in fams[first] and p in fams[o]]
-    return [dict(title=t + (f', depth n={d}' if len(depths) > 1 else ''), a=a, b=b, depth=d)
+    return [dict(title=t + (f', depth {d}' if len(depths) > 1 else ''), a=a, b=b, depth=d)
             for d in depths for t, a, b in pairs]
 
 # %% ../nbs/08_stats.ipynb #20460366
@@ -248,7 +248,7 @@ def plot_intervals(summary, unit=100, ax=None, runs=None, colors=None, metric='f
         if r is not None:
             v = _per_seed(r, row.variant, None if pd.isna(row.depth) else row.depth, metric) * unit
             ax.plot(v, [i + 0.22] * len(v), 'x', ms=5, color=c, alpha=0.8, label='each seed' if i == 0 else None)
-    ax.set_yticks(s.index, [v if pd.isna(d) else f'{v}, depth n={d}' for v, d in zip(s.variant, s.depth)])
+    ax.set_yticks(s.index, [v if pd.isna(d) else f'{v}, depth {d}' for v, d in zip(s.variant, s.depth)])
     scaled = metric + (f' (× {unit})' if unit != 1 else '')
     ax.set_ylim(len(s) - 0.5, -0.5)
     ax.set_xlabel('final val accuracy, points' if unit == 100 and metric == 'final_val_acc' else scaled)

@@ -8,8 +8,8 @@ import os, time, fcntl, contextlib
 from dataclasses import replace
 from pathlib import Path
 from fastcore.basics import num_cpus
-from .core import (atomic_write_json, record, version_problem, Runtime, code_in_checkpoint, unsafe_message,
-                               plural)
+from .core import (atomic_write_json, record, version_problem, RECORD_VERSION, Runtime, code_in_checkpoint,
+                               unsafe_message, plural)
 from .config import (RunConfig, ConfigError, EXECUTION, experiment, differences, config_from_dict,
                                  continue_command)
 from .records import (STUDY_JSON, LATENCY_JSON, PARAMS_JSON, METRICS_JSON, CHECKPOINT, STUDY_RUN,
@@ -96,10 +96,10 @@ def grow_study(out, base: RunConfig, data: dict, cfgs) -> dict:
     rec = check_study(out, base, data) or record(experiment=experiment(base), data=data, runs=[],
                                                                  created=time.strftime('%Y-%m-%dT%H:%M:%S'))
     runs = sound_entries(out, rec['runs']); have = {r['run'] for r in runs}
-    new = [dict(run=c.run_name, variant=c.variant, seed=c.seed, blocks_per_stage=c.blocks_per_stage)
+    new = [dict(run=c.run_name, variant=c.variant, seed=c.seed, depth=c.depth)
            for c in cfgs if c.run_name not in have]
     if new or rec != old or runs != rec['runs']:
-        rec = dict(rec, runs=runs + new, updated=time.strftime('%Y-%m-%dT%H:%M:%S'))
+        rec = dict(rec, version=RECORD_VERSION, runs=runs + new, updated=time.strftime('%Y-%m-%dT%H:%M:%S'))
         atomic_write_json(out/STUDY_JSON, rec)
     return rec
 
@@ -163,7 +163,7 @@ def study_runs(out, like: RunConfig = None) -> list:
         if (why := problem(r, STUDY_RUN, f'runs[{i}]')):
             raise StudyError(f"{Path(out)/STUDY_JSON}: {why}; the study's `run` command rewrites it from its run folders")
     ex = {k: getattr(like, k) for k in EXECUTION} if like else {}
-    axes = ('variant', 'seed', 'blocks_per_stage')
+    axes = ('variant', 'seed', 'depth')
     return [config_from_dict(dict(rec['experiment'], **ex, **{k: r[k] for k in axes}), str(Path(out)/STUDY_JSON))
             for r in rec['runs']]
 
@@ -179,7 +179,7 @@ def _latency_record(out) -> dict:
 def latency_todo(out, cfgs, remeasure=False) -> dict:
     """{architecture: a run of it} of the runs `cfgs` to time in `out`: those `latency.json` lacks, or all of them
     with `remeasure`."""
-    timed, want = _latency_record(out), {arch_key(c.variant, c.blocks_per_stage): c for c in cfgs}
+    timed, want = _latency_record(out), {arch_key(c.variant, c.depth): c for c in cfgs}
     return {k: c for k, c in want.items() if remeasure or k not in timed}
 
 @contextlib.contextmanager
@@ -215,7 +215,7 @@ def measure_study_latency(out, remeasure=False, like: RunConfig = None, say=prin
         if not todo: return archs
         say(f"latency: {plural(len(todo), 'architecture')} at batch 1, back to back ...")
         for k, c in todo.items():
-            net = dict(num_classes=c.n_classes, widths=c.widths, blocks_per_stage=c.blocks_per_stage)
+            net = dict(num_classes=c.n_classes, widths=c.widths, depth=c.depth)
             card = model_card(c.variant, net, iters=c.latency_iters, device=Runtime(c.device).device,
                               precision='fp32', channels_last=True)
             archs[k] = dict(card, measured=time.strftime('%Y-%m-%dT%H:%M:%S'))

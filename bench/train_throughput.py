@@ -3,7 +3,7 @@
 
 It times whole training steps at a study's batch size (next batch, forward, backward, update) of
 (a) the library's loop: `train_batches` feeding `make_step` (the step of `fit`), with the model, optimiser and
-    schedule of a default `RunConfig`, under the `Runtime`'s defaults (bf16 autocast and channels_last on a CPU with
+    schedule of a default `RunConfig`, under the `Runtime`'s defaults (channels_last; bf16 autocast on a CPU with
     bf16 instructions, fp32 on any other; CUDA where there is one);
 (b) the usual loop: the same images as JPEGs, torchvision `ImageFolder` with per-sample RandomCrop(64, padding=4),
     RandomHorizontalFlip, ToTensor, Normalize, a shuffling `DataLoader`, the same model, initial weights and

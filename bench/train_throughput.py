@@ -19,12 +19,10 @@ step's time goes, convolution by convolution, is `bench/conv_layers.py`'s measur
     .venv/bin/python bench/train_throughput.py [--data PATH|synthetic] [--steps 30] [--rounds 3] [--out FILE.md]
     .venv/bin/python bench/train_throughput.py --data synthetic --quick   # a few steps each: does it work?
 """
-from __future__ import annotations
 import argparse, hashlib, os, shutil, sys, tempfile, threading, time
 
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from fastcore.basics import num_cpus
 
 from resnet_study.core import Runtime, cache_dir
@@ -53,7 +51,6 @@ class Config:
     def __init__(self, kind, variant, step, it, device, finite=None):
         self.kind, self.variant, self.step, self.it, self.finite = kind, variant, step, it, finite
         self.sync, self.rounds, self.warm_s, self.name = make_sync(device), [], 0.0, f"({kind}) {variant}"
-
     def run(self, steps, max_seconds, what) -> tuple:
         "`steps` timed steps, or fewer (at least one) once they took `max_seconds`: (images, s, data s, steps)."
         n = t = d = k = 0
@@ -66,7 +63,6 @@ class Config:
             self.sync(); t2 = time.perf_counter()
             n, t, d, k = n + len(yb), t + t2 - t0, d + t1 - t0, k + 1
         return n, t, d, k
-
     def ips(self): return max(n / t for n, t, _, _ in self.rounds)
     def data_share(self): _, t, d, _ = max(self.rounds, key=lambda r: r[0] / r[1]); return f"{100 * d / t:.1f}%"
     def spread(self): return '–'.join(f"{f(n / t for n, t, _, _ in self.rounds):.0f}" for f in (min, max))
@@ -117,7 +113,7 @@ def usual(variant, data, data_path, workers, device) -> Config:
     loader = DataLoader(ds, batch_size=cfg.batch_size, shuffle=True, num_workers=workers, drop_last=True,
                         generator=torch.Generator().manual_seed(cfg.seed), pin_memory=device.type == 'cuda')
     def step(x, y):
-        loss = F.cross_entropy(model(x.to(device)), y.to(device))
+        loss = torch.nn.functional.cross_entropy(model(x.to(device)), y.to(device))
         opt.zero_grad(); loss.backward(); opt.step()
     return Config('b', variant, step, forever(lambda e: loader), device)
 

@@ -137,14 +137,14 @@ def run_rounds(configs, a, ceiling):
 
 def row(v, configs, ceil, prec) -> dict:
     "(a) against (b), and (c), for variant `v`; `prec` names the ceiling of (a)'s precision."
-    c = {c.kind: c for c in configs if c.variant == v}
-    p, b, macs = c['a'], c['b'], count_macs(build_model(RunConfig(variant=v)))
+    by = {c.kind: c for c in configs if c.variant == v}
+    p, b, macs = by['a'], by['b'], count_macs(build_model(RunConfig(variant=v)))
     pct = lambda x, prec: f"{100 * 6 * macs * x.ips() / 1e9 / ceil[prec]:.0f}%"
     r = {'variant': f"`{v}`", 'fwd MMAC/img': f"{macs / 1e6:.0f}", '(a) img/s': f"{p.ips():.1f}",
          '(b) img/s': f"{b.ips():.1f}", '(a)/(b)': f"**{p.ips() / b.ips():.2f}×**", 'data (a)': p.data_share(),
          'data wait (b)': b.data_share(), f'(a) % of {prec} ceiling': pct(p, prec),
          '(b) % of fp32 ceiling': pct(b, 'fp32'), 'rounds (a) img/s': p.spread(), 'rounds (b) img/s': b.spread()}
-    if d := c.get('c'):
+    if d := by.get('c'):
         r |= {'(c)/(a)': f"**{d.ips() / p.ips():.2f}×**", f'(c) % of {prec} ceiling': pct(d, prec),
               '(c) warm-up incl. compiling': f"{d.warm_s:.0f} s"}
     return r | {'steps (a)/(b)': '/'.join(str(sum(k for *_, k in x.rounds)) for x in (p, b))}

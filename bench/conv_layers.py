@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """How fast the convolutions of a Mini-ResNet training step run, layer by layer, against a matmul ceiling.
 
-`bench/train_throughput.py --profile` infers the convolutions' speed from their share of a profiled step. This
-script measures it directly: every distinct convolution of the variant (same channels, kernel, stride and input
+`bench/train_throughput.py` times whole training steps against a matmul ceiling; this script times their
+convolutions: every distinct convolution of the variant (same channels, kernel, stride and input
 size, counted by how often the model uses it) is timed alone at the training batch size, forward and backward
 (input and weight gradients; the stem's input needs none), under bf16 autocast as `fit` runs it, in `channels_last`
 (what the project uses) and in contiguous NCHW. The best of `--repeats` timings after warm-up is kept, and the

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field, fields, asdict, replace
 
 # %% auto #0
 __all__ = ['SCHEDULES', 'SYNTHETIC', 'BUILTIN_BLOCKS', 'PRECISION_CHOICES', 'EVAL_SPLIT_CHOICES', 'AXES', 'EXECUTION', 'ADDED',
-           'PRESETS', 'ConfigError', 'RunConfig', 'option', 'config_from_dict', 'build_model', 'experiment',
-           'differences', 'preset', 'default_out', 'continue_command', 'plan', 'add_config_options', 'config_from_args',
-           'settings']
+           'PRESETS', 'ConfigError', 'design_name', 'RunConfig', 'option', 'config_from_dict', 'build_model',
+           'experiment', 'differences', 'preset', 'default_out', 'continue_command', 'plan', 'add_config_options',
+           'config_from_args', 'settings']
 
 # %% ../nbs/06_config.ipynb #e7054a88
 SCHEDULES = ('onecycle', 'cosine', 'constant')
@@ -25,6 +25,10 @@ class ConfigError(ValueError):
     "A setting out of range; the message names the option and the value."
 
 def _f(default, help, **meta): return field(default=default, metadata=dict(help=help, **meta))
+
+def design_name(variant, depth) -> str:
+    "'basic_post-d2': a design (a block variant at a depth) as run folders and `latency.json` name it; d is depth."
+    return f'{variant}-d{depth}'
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -67,7 +71,7 @@ class RunConfig:
     @classmethod
     def names(cls): return [f.name for f in fields(cls)]
     @property
-    def run_name(self): return f'{self.variant}-d{self.depth}-seed{self.seed}'
+    def run_name(self): return f'{design_name(self.variant, self.depth)}-seed{self.seed}'
     def to_dict(self): return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 # %% ../nbs/06_config.ipynb #23021e91

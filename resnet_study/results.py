@@ -10,15 +10,16 @@ import pandas as pd
 from fastprogress.core import format_time
 from .core import version_problem, atomic_write_text
 from .blocks import BLOCKS
+from .config import design_name
 from .stats import t_interval, compare_runs, COMPARE_COLUMNS
 from .records import (STUDY_JSON, LATENCY_JSON, PARAMS_JSON, METRICS_JSON, FAILED_JSON, HISTORY_CSV,
                                   PER_CLASS_CSV, CONFUSION_CSV, SAMPLES_PNG, RESULTS_CSV)
 
 # %% auto #0
-__all__ = ['LATENCY_KEYS', 'ACC_HEADER', 'RESULTS_COLUMNS', 'arch_key', 'study_latencies', 'planned_runs', 'load_runs',
-           'load_history', 'ordered', 'designs', 'mean_sd_ci', 'summary_table', 'comparisons_table', 'eval_split',
-           'synthetic', 'plumbing_check', 'n_eval', 'training_notes', 'variant_colors', 'per_class_table',
-           'noisy_latency', 'best_run', 'results_table', 'results_csv']
+__all__ = ['LATENCY_KEYS', 'ACC_HEADER', 'RESULTS_COLUMNS', 'study_latencies', 'planned_runs', 'load_runs', 'load_history',
+           'ordered', 'designs', 'mean_sd_ci', 'summary_table', 'comparisons_table', 'eval_split', 'synthetic',
+           'plumbing_check', 'n_eval', 'training_notes', 'variant_colors', 'per_class_table', 'noisy_latency',
+           'best_run', 'results_table', 'results_csv']
 
 # %% ../nbs/09_results.ipynb #2926fd13
 from .records import (STUDY_JSON, LATENCY_JSON, PARAMS_JSON, METRICS_JSON, FAILED_JSON, HISTORY_CSV, TIMINGS_CSV,
@@ -26,8 +27,6 @@ from .records import (STUDY_JSON, LATENCY_JSON, PARAMS_JSON, METRICS_JSON, FAILE
                                   read_json, read_study, epochs_done, damage, run_status)
 
 # %% ../nbs/09_results.ipynb #66877320
-def arch_key(variant, depth): return f'{variant}-d{depth}'
-
 def _dict(x): return x if isinstance(x, dict) else {}
 
 LATENCY_KEYS = ('mean_ms', 'p50_ms', 'p90_ms')  # of a latency record; `load_runs` names them latency_mean_ms, ...
@@ -71,7 +70,7 @@ def load_runs(out) -> pd.DataFrame:
     cols = dict.fromkeys(['run', 'variant', 'depth', 'seed', 'status'] + [k for r in rows for k in r])
     runs, lat = pd.DataFrame(rows, columns=list(cols)), study_latencies(out)
     for i, r in runs.iterrows():
-        l = _dict(lat.get(arch_key(r.variant, r.depth)))
+        l = _dict(lat.get(design_name(r.variant, r.depth)))
         if r.status == 'done' and all(isinstance(l.get(k), (int, float)) for k in LATENCY_KEYS):
             for k in LATENCY_KEYS: runs.loc[i, f'latency_{k}'] = l[k]
     return runs
@@ -199,7 +198,7 @@ def noisy_latency(runs, ratio=2.0) -> list:
     "Designs whose latency p90 is more than `ratio` times its p50: timed while the machine was busy."
     if not len(runs) or 'latency_p90_ms' not in runs: return []
     f = runs[(runs.status == 'done') & (runs.latency_p90_ms > ratio * runs.latency_p50_ms)]
-    return sorted(set(f.variant + '-d' + f.depth.astype(str)))
+    return sorted({design_name(v, d) for v, d in zip(f.variant, f.depth)})
 
 def best_run(out, runs) -> dict | None:
     "The most accurate finished run: its per-class table, confusion matrix and samples; None if none reads."

@@ -11,10 +11,10 @@ from fastcore.basics import num_cpus
 from .core import (atomic_write_json, record, version_problem, RECORD_VERSION, Runtime, code_in_checkpoint,
                                unsafe_message, plural)
 from .config import (RunConfig, ConfigError, EXECUTION, experiment, differences, config_from_dict,
-                                 continue_command)
+                                 continue_command, design_name)
 from .records import (STUDY_JSON, LATENCY_JSON, PARAMS_JSON, METRICS_JSON, CHECKPOINT, STUDY_RUN,
                                   read_json, problem, run_status, epochs_done, trained_precision)
-from .results import planned_runs, arch_key
+from .results import planned_runs
 from .claims import read_claim, why_stale
 from .executors import check_executor, runs_here, local_gpus, ExecutorError
 
@@ -179,7 +179,7 @@ def _latency_record(out) -> dict:
 def latency_todo(out, cfgs, remeasure=False) -> dict:
     """{architecture: a run of it} of the runs `cfgs` to time in `out`: those `latency.json` lacks, or all of them
     with `remeasure`."""
-    timed, want = _latency_record(out), {arch_key(c.variant, c.depth): c for c in cfgs}
+    timed, want = _latency_record(out), {design_name(c.variant, c.depth): c for c in cfgs}
     return {k: c for k, c in want.items() if remeasure or k not in timed}
 
 @contextlib.contextmanager

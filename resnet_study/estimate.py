@@ -20,7 +20,7 @@ __all__ = ['SEC_PER_IMAGE_EPOCH', 'RUN_OVERHEAD_S', 'PACE_JSON', 'expected_secon
            'measured_overhead', 'measured_rates', 'status_table']
 
 # %% ../nbs/13b_estimate.ipynb #ee9726e5
-SEC_PER_IMAGE_EPOCH = {'cpu': 9.8e-3, 'cuda': 4e-4}  # at 2 blocks per stage
+SEC_PER_IMAGE_EPOCH = {'cpu': 9.8e-3, 'cuda': 4e-4}  # at depth 2
 RUN_OVERHEAD_S = 15  # starting a kernel, loading data, measuring latency
 
 def _images(c):
@@ -92,7 +92,7 @@ def measured_overhead(out, cfgs) -> float | None:
     return float(pd.Series(spent).median()) if spent else None
 
 def measured_rates(out, cfgs) -> dict:
-    """{(variant, blocks per stage): median s per image-epoch} over the epochs the runs `cfgs` in `out` have
+    """{(variant, depth): median s per image-epoch} over the epochs the runs `cfgs` in `out` have
     trained (their `timings.csv`), and under None the median over all; {} before any."""
     rates = {}
     for c in cfgs:

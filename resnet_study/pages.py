@@ -88,7 +88,7 @@ def run_page_source(out, row, dest, notebook_page=None) -> Path:
     m = read_json(d/METRICS_JSON) if row['status'] == 'done' else None
     m = m if isinstance(m, dict) else {}
     params = read_json(d/PARAMS_JSON); params = params if isinstance(params, dict) else {}
-    sub = f"{row['variant']}, {row['depth']} blocks per stage, seed {row['seed']}: {row['status']}"
+    sub = f"{row['variant']}, depth {row['depth']}, seed {row['seed']}: {row['status']}"
     fm = yaml.safe_dump(dict(title=md_literal(run), subtitle=md_literal(sub)), allow_unicode=True)
     back = f'<p>Back to <a href="../index.html#the-runs">the report\'s table of runs</a>'
     if notebook_page: back += f'; the run\'s <a href="{quote(notebook_page)}">executed training notebook</a>'
